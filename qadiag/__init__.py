@@ -1,0 +1,9 @@
+"""qadiag: diagnostics for Hugging Face Trainer code.
+
+Importing this package is cheap: torch and transformers load only when a probe, the trainer
+entrypoint or a tiny-model builder is used.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

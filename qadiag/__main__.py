@@ -1,0 +1,5 @@
+import sys
+
+from qadiag.cli import main
+
+sys.exit(main())
