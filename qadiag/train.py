@@ -1,0 +1,210 @@
+"""``qadiag train``: QA or sentence-pair training with the HF Trainer, done the right way.
+
+Arguments are parsed with ``HfArgumentParser`` (so every ``TrainingArguments`` flag works as in the
+HF example scripts) plus the ``TaskArguments`` below. With no arguments it trains the tiny QA model
+on the bundled fixtures, offline.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qadiag.errors import QadiagError
+
+TASKS = ("qa", "pair-classification")
+
+# Tuned for the tiny from-scratch models on the bundled data (a couple of minutes on 2 CPU cores);
+# applied only when no --model_name_or_path is given and the flag was not passed explicitly.
+TINY_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
+    "qa": {
+        "learning_rate": 1e-3,
+        "num_train_epochs": 20,
+        "per_device_train_batch_size": 32,
+        "per_device_eval_batch_size": 64,
+        "warmup_steps": 30,
+        "weight_decay": 0.01,
+        "eval_strategy": "epoch",
+        "save_strategy": "epoch",
+        "save_total_limit": 2,
+        "logging_steps": 20,
+    },
+    "pair-classification": {
+        "learning_rate": 1e-3,
+        "num_train_epochs": 10,
+        "per_device_train_batch_size": 32,
+        "per_device_eval_batch_size": 64,
+        "warmup_steps": 10,
+        "weight_decay": 0.01,
+        "eval_strategy": "epoch",
+        "save_strategy": "epoch",
+        "save_total_limit": 2,
+        "logging_steps": 10,
+    },
+}
+
+
+@dataclass
+class TaskArguments:
+    task: str = field(default="qa", metadata={"help": "what to train", "choices": TASKS})
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "local HF model directory (from_pretrained); default: the bundled tiny BERT, "
+                  "trained from scratch"},
+    )
+    train_file: str | None = field(default=None, metadata={"help": "JSON/JSONL training examples "
+                                                                   "(default: bundled fixtures)"})
+    validation_file: str | None = field(default=None, metadata={"help": "JSON/JSONL validation examples"})
+    max_seq_length: int = field(default=128, metadata={"help": "tokens per feature (question + context window)"})
+    doc_stride: int = field(default=32, metadata={"help": "overlap between context windows (QA)"})
+    n_best_size: int = field(default=20, metadata={"help": "start/end candidates per feature (QA)"})
+    max_answer_length: int = field(default=30, metadata={"help": "longest answer span in tokens (QA)"})
+    version_2_with_negative: bool = field(default=False, metadata={"help": "allow null answers (SQuAD v2)"})
+
+
+def parse_arguments(argv: Sequence[str]) -> tuple[TaskArguments, Any]:
+    from transformers import HfArgumentParser, TrainingArguments
+
+    parser = HfArgumentParser((TaskArguments, TrainingArguments), prog="qadiag train")
+    task_args, _ = parser.parse_known_args(list(argv))
+    explicit = _explicit_flags(argv)
+    if task_args.model_name_or_path is None:
+        parser.set_defaults(**{k: v for k, v in TINY_TRAINING_DEFAULTS[task_args.task].items()
+                               if k not in explicit})
+    parser.set_defaults(output_dir=_default_output_dir(task_args.task))
+    task_args, training_args = parser.parse_args_into_dataclasses(args=list(argv))
+    if not {"do_train", "do_eval", "do_predict"} & explicit:
+        training_args.do_train = training_args.do_eval = True
+    if "report_to" not in explicit:
+        training_args.report_to = []  # 4.x meant "all" by default; never report silently
+    return task_args, training_args
+
+
+def _explicit_flags(argv: Sequence[str]) -> set[str]:
+    return {arg[2:].split("=", 1)[0].replace("-", "_") for arg in argv if arg.startswith("--")}
+
+
+def _default_output_dir(task: str) -> str:
+    return str(Path("qadiag-runs") / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+@dataclass
+class Data:
+    train_examples: Any
+    eval_examples: Any
+
+
+def load_examples(task_args: TaskArguments) -> Data:
+    """Validate and load the example files before anything is written to the output dir."""
+    from qadiag import data, tiny
+
+    bundled = tiny.qa_data_files() if task_args.task == "qa" else tiny.pair_data_files()
+    load = data.load_qa_file if task_args.task == "qa" else data.load_pair_file
+    train_file = task_args.train_file or bundled["train"]
+    validation_file = task_args.validation_file or bundled["validation"]
+    return Data(train_examples=load(train_file), eval_examples=load(validation_file))
+
+
+def load_model_and_tokenizer(task_args: TaskArguments, seed: int) -> tuple[Any, Any]:
+    from qadiag import tiny
+
+    if task_args.model_name_or_path is None:
+        tokenizer = tiny.load_tokenizer()
+        model = tiny.tiny_qa_model(seed) if task_args.task == "qa" else tiny.tiny_pair_model(seed)
+        return model, tokenizer
+    from transformers import AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer
+
+    auto_model = AutoModelForQuestionAnswering if task_args.task == "qa" else AutoModelForSequenceClassification
+    path = task_args.model_name_or_path
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = auto_model.from_pretrained(path)
+    except (OSError, ValueError) as error:
+        raise QadiagError(f"cannot load a model from {path!r}: {str(error).splitlines()[0]}",
+                          source=path, fix="pass a local directory written by save_pretrained()") from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise QadiagError("the tokenizer is not a fast (Rust) tokenizer; QA needs its offset mapping",
+                          source=path, fix="save a tokenizer.json next to the model (PreTrainedTokenizerFast)")
+    return model, tokenizer
+
+
+def build_trainer(task_args: TaskArguments, training_args: Any, data: Data, model: Any, tokenizer: Any) -> Any:
+    from transformers import DataCollatorWithPadding
+
+    collator = DataCollatorWithPadding(tokenizer)
+    common = {"model": model, "args": training_args, "data_collator": collator, "processing_class": tokenizer}
+    if task_args.task == "qa":
+        from qadiag.tasks.qa.features import build_features
+        from qadiag.tasks.qa.metrics import compute_metrics
+        from qadiag.tasks.qa.postprocess import make_post_process_function
+        from qadiag.tasks.qa.trainer import QuestionAnsweringTrainer
+
+        sizes = {"max_seq_length": task_args.max_seq_length, "doc_stride": task_args.doc_stride}
+        return QuestionAnsweringTrainer(
+            **common,
+            train_dataset=build_features(data.train_examples, tokenizer, train=True, **sizes),
+            eval_dataset=build_features(data.eval_examples, tokenizer, train=False, **sizes),
+            eval_examples=data.eval_examples,
+            post_process_function=make_post_process_function(
+                n_best_size=task_args.n_best_size,
+                max_answer_length=task_args.max_answer_length,
+                version_2_with_negative=task_args.version_2_with_negative,
+                output_dir=training_args.output_dir,
+            ),
+            compute_metrics=compute_metrics,
+        )
+    from transformers import Trainer
+
+    from qadiag.tasks.pair import build_pair_features, compute_metrics
+
+    return Trainer(
+        **common,
+        train_dataset=build_pair_features(data.train_examples, tokenizer, max_seq_length=task_args.max_seq_length),
+        eval_dataset=build_pair_features(data.eval_examples, tokenizer, max_seq_length=task_args.max_seq_length),
+        compute_metrics=compute_metrics,
+    )
+
+
+def run(task_args: TaskArguments, training_args: Any) -> dict[str, Any]:
+    """Train and/or evaluate; returns the final metrics (also written as ``all_results.json``)."""
+    data = load_examples(task_args)
+    model, tokenizer = load_model_and_tokenizer(task_args, training_args.seed)
+    trainer = build_trainer(task_args, training_args, data, model, tokenizer)
+    results: dict[str, Any] = {}
+    if training_args.do_train:
+        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+        trainer.save_model()
+        trainer.save_state()
+        trainer.save_metrics("train", train_result.metrics)
+        results.update(train_result.metrics)
+    if training_args.do_eval:
+        metrics = trainer.evaluate()
+        trainer.save_metrics("eval", metrics)
+        results.update(metrics)
+    if trainer.is_world_process_zero():
+        trainer.save_metrics("all", results, combined=False)
+    return results
+
+
+def report(training_args: Any, results: dict[str, Any]) -> str:
+    output_dir = Path(training_args.output_dir)
+    shown = {k: v for k, v in results.items() if k.startswith("eval_") and not k.endswith(("_per_second", "runtime"))}
+    lines = [f"run directory: {output_dir}"]
+    if (output_dir / "trainer_state.json").exists():
+        lines.append(f"trainer state: {output_dir / 'trainer_state.json'}")
+    lines.append(f"results:       {output_dir / 'all_results.json'}")
+    if shown:
+        lines.append("eval metrics:  " + json.dumps({k: round(float(v), 4) for k, v in shown.items()}))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str]) -> int:
+    task_args, training_args = parse_arguments(argv)
+    results = run(task_args, training_args)
+    print(report(training_args, results), file=sys.stderr if training_args.local_rank > 0 else sys.stdout)
+    return 0
