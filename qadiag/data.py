@@ -51,11 +51,15 @@ def _json_lines_records(path: Path, handle) -> Iterator[tuple[str, Record]]:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise QadiagError(
-                f"invalid JSON at column {error.colno}: {error.msg}", source=str(path), record=f"line {number}"
+                f"invalid JSON at column {error.colno}: {error.msg}",
+                source=str(path),
+                record=f"line {number}",
             ) from None
         if not isinstance(record, dict):
             raise QadiagError(
-                f"expected a JSON object, got {type(record).__name__}", source=str(path), record=f"line {number}"
+                f"expected a JSON object, got {type(record).__name__}",
+                source=str(path),
+                record=f"line {number}",
             )
         yield f"line {number}", record
 
@@ -64,19 +68,23 @@ def _json_document_records(path: Path, text: str) -> Iterator[tuple[str, Record]
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise QadiagError(f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}",
-                          source=str(path)) from None
+        raise QadiagError(
+            f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}", source=str(path)
+        ) from None
     records = document.get("data") if isinstance(document, dict) else document
     if not isinstance(records, list):
         raise QadiagError(
             "expected a list of examples or an object with a 'data' list",
             source=str(path),
-            fix="write one example per line (JSON Lines) or {\"data\": [...]} with flat examples",
+            fix='write one example per line (JSON Lines) or {"data": [...]} with flat examples',
         )
     for index, record in enumerate(records):
         if not isinstance(record, dict):
-            raise QadiagError(f"expected a JSON object, got {type(record).__name__}",
-                              source=str(path), record=f"data[{index}]")
+            raise QadiagError(
+                f"expected a JSON object, got {type(record).__name__}",
+                source=str(path),
+                record=f"data[{index}]",
+            )
         if "paragraphs" in record:
             raise QadiagError(
                 "this is the nested SQuAD layout (data[].paragraphs[].qas[])",
@@ -104,27 +112,36 @@ def validate_qa_record(record: Record, path: Path, where: str) -> None:
     _require_text(record, "question", path, where)
     context = _require_text(record, "context", path, where)
     answers = record.get("answers")
-    if not isinstance(answers, dict) or not isinstance(answers.get("text"), list) or not isinstance(
-        answers.get("answer_start"), list
+    if (
+        not isinstance(answers, dict)
+        or not isinstance(answers.get("text"), list)
+        or not isinstance(answers.get("answer_start"), list)
     ):
         raise QadiagError(
-            "field 'answers' must be {\"text\": [...], \"answer_start\": [...]}",
+            'field \'answers\' must be {"text": [...], "answer_start": [...]}',
             source=str(path),
             record=where,
         )
     texts, starts = answers["text"], answers["answer_start"]
     if len(texts) != len(starts):
         raise QadiagError(
-            f"answers has {len(texts)} text(s) but {len(starts)} answer_start(s)", source=str(path), record=where
+            f"answers has {len(texts)} text(s) but {len(starts)} answer_start(s)",
+            source=str(path),
+            record=where,
         )
     for text, start in zip(texts, starts):
         if not isinstance(text, str) or not text or not isinstance(start, int) or isinstance(start, bool):
-            raise QadiagError(f"bad answer {text!r} at {start!r}: need non-empty text and an integer start",
-                              source=str(path), record=where)
+            raise QadiagError(
+                f"bad answer {text!r} at {start!r}: need non-empty text and an integer start",
+                source=str(path),
+                record=where,
+            )
         found = context[start : start + len(text)]
         if found != text:
             elsewhere = context.find(text)
-            hint = f"; the text occurs at {elsewhere}" if elsewhere >= 0 else "; the text is not in the context"
+            hint = (
+                f"; the text occurs at {elsewhere}" if elsewhere >= 0 else "; the text is not in the context"
+            )
             raise QadiagError(
                 f"answer_start {start} points at {found!r}, not at the answer {text!r}{hint}",
                 source=str(path),
@@ -139,12 +156,14 @@ def validate_pair_record(record: Record, path: Path, where: str) -> None:
     _require_text(record, "sentence2", path, where)
     label = record.get("label")
     if not isinstance(label, int) or isinstance(label, bool) or label < 0:
-        raise QadiagError(f"field 'label' is {label!r}, expected a class index (0, 1, ...)",
-                          source=str(path), record=where)
+        raise QadiagError(
+            f"field 'label' is {label!r}, expected a class index (0, 1, ...)", source=str(path), record=where
+        )
 
 
-def _load(path: str | Path, validate: Callable[[Record, Path, str], None], *, duplicate_field: str | None
-          ) -> datasets.Dataset:
+def _load(
+    path: str | Path, validate: Callable[[Record, Path, str], None], *, duplicate_field: str | None
+) -> datasets.Dataset:
     import datasets
 
     path = Path(path)
@@ -160,7 +179,11 @@ def _load(path: str | Path, validate: Callable[[Record, Path, str], None], *, du
         count += 1
     if count == 0:
         raise QadiagError("no examples in file", source=str(path))
-    field = "data" if path.suffix == ".json" and path.read_text(encoding="utf-8").lstrip().startswith("{") else None
+    field = (
+        "data"
+        if path.suffix == ".json" and path.read_text(encoding="utf-8").lstrip().startswith("{")
+        else None
+    )
     return datasets.load_dataset("json", data_files=str(path), field=field, split="train")
 
 

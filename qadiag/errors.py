@@ -8,8 +8,14 @@ class QadiagError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, source: str | None = None, record: str | int | None = None,
-                 fix: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        record: str | int | None = None,
+        fix: str | None = None,
+    ) -> None:
         self.source = source
         self.record = record
         self.fix = fix

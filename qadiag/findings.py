@@ -36,7 +36,7 @@ def _codes(area: str, *rows: tuple[str, Severity, str]) -> dict[str, Code]:
     return {code: Code(code, area, severity, title) for code, severity, title in rows}
 
 
-E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+E, W = Severity.ERROR, Severity.WARNING
 
 CODES: dict[str, Code] = {
     **_codes(

@@ -54,13 +54,18 @@ class TaskArguments:
     task: str = field(default="qa", metadata={"help": "what to train", "choices": TASKS})
     model_name_or_path: str | None = field(
         default=None,
-        metadata={"help": "local HF model directory (from_pretrained); default: the bundled tiny BERT, "
-                  "trained from scratch"},
+        metadata={
+            "help": "local HF model directory (from_pretrained); default: the bundled tiny BERT, "
+            "trained from scratch"
+        },
     )
-    train_file: str | None = field(default=None, metadata={"help": "JSON/JSONL training examples "
-                                                                   "(default: bundled fixtures)"})
+    train_file: str | None = field(
+        default=None, metadata={"help": "JSON/JSONL training examples (default: bundled fixtures)"}
+    )
     validation_file: str | None = field(default=None, metadata={"help": "JSON/JSONL validation examples"})
-    max_seq_length: int = field(default=128, metadata={"help": "tokens per feature (question + context window)"})
+    max_seq_length: int = field(
+        default=128, metadata={"help": "tokens per feature (question + context window)"}
+    )
     doc_stride: int = field(default=32, metadata={"help": "overlap between context windows (QA)"})
     n_best_size: int = field(default=20, metadata={"help": "start/end candidates per feature (QA)"})
     max_answer_length: int = field(default=30, metadata={"help": "longest answer span in tokens (QA)"})
@@ -74,8 +79,9 @@ def parse_arguments(argv: Sequence[str]) -> tuple[TaskArguments, Any]:
     task_args, _ = parser.parse_known_args(list(argv))
     explicit = _explicit_flags(argv)
     if task_args.model_name_or_path is None:
-        parser.set_defaults(**{k: v for k, v in TINY_TRAINING_DEFAULTS[task_args.task].items()
-                               if k not in explicit})
+        parser.set_defaults(
+            **{k: v for k, v in TINY_TRAINING_DEFAULTS[task_args.task].items() if k not in explicit}
+        )
     parser.set_defaults(output_dir=_default_output_dir(task_args.task))
     task_args, training_args = parser.parse_args_into_dataclasses(args=list(argv))
     if not {"do_train", "do_eval", "do_predict"} & explicit:
@@ -119,21 +125,31 @@ def load_model_and_tokenizer(task_args: TaskArguments, seed: int) -> tuple[Any, 
         return model, tokenizer
     from transformers import AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer
 
-    auto_model = AutoModelForQuestionAnswering if task_args.task == "qa" else AutoModelForSequenceClassification
+    auto_model = (
+        AutoModelForQuestionAnswering if task_args.task == "qa" else AutoModelForSequenceClassification
+    )
     path = task_args.model_name_or_path
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = auto_model.from_pretrained(path)
     except (OSError, ValueError) as error:
-        raise QadiagError(f"cannot load a model from {path!r}: {str(error).splitlines()[0]}",
-                          source=path, fix="pass a local directory written by save_pretrained()") from None
+        raise QadiagError(
+            f"cannot load a model from {path!r}: {str(error).splitlines()[0]}",
+            source=path,
+            fix="pass a local directory written by save_pretrained()",
+        ) from None
     if not getattr(tokenizer, "is_fast", False):
-        raise QadiagError("the tokenizer is not a fast (Rust) tokenizer; QA needs its offset mapping",
-                          source=path, fix="save a tokenizer.json next to the model (PreTrainedTokenizerFast)")
+        raise QadiagError(
+            "the tokenizer is not a fast (Rust) tokenizer; QA needs its offset mapping",
+            source=path,
+            fix="save a tokenizer.json next to the model (PreTrainedTokenizerFast)",
+        )
     return model, tokenizer
 
 
-def build_trainer(task_args: TaskArguments, training_args: Any, data: Data, model: Any, tokenizer: Any) -> Any:
+def build_trainer(
+    task_args: TaskArguments, training_args: Any, data: Data, model: Any, tokenizer: Any
+) -> Any:
     from transformers import DataCollatorWithPadding
 
     collator = DataCollatorWithPadding(tokenizer)
@@ -164,8 +180,12 @@ def build_trainer(task_args: TaskArguments, training_args: Any, data: Data, mode
 
     return Trainer(
         **common,
-        train_dataset=build_pair_features(data.train_examples, tokenizer, max_seq_length=task_args.max_seq_length),
-        eval_dataset=build_pair_features(data.eval_examples, tokenizer, max_seq_length=task_args.max_seq_length),
+        train_dataset=build_pair_features(
+            data.train_examples, tokenizer, max_seq_length=task_args.max_seq_length
+        ),
+        eval_dataset=build_pair_features(
+            data.eval_examples, tokenizer, max_seq_length=task_args.max_seq_length
+        ),
         compute_metrics=compute_metrics,
     )
 
@@ -193,7 +213,11 @@ def run(task_args: TaskArguments, training_args: Any) -> dict[str, Any]:
 
 def report(training_args: Any, results: dict[str, Any]) -> str:
     output_dir = Path(training_args.output_dir)
-    shown = {k: v for k, v in results.items() if k.startswith("eval_") and not k.endswith(("_per_second", "runtime"))}
+    shown = {
+        k: v
+        for k, v in results.items()
+        if k.startswith("eval_") and not k.endswith(("_per_second", "runtime"))
+    }
     lines = [f"run directory: {output_dir}"]
     if (output_dir / "trainer_state.json").exists():
         lines.append(f"trainer state: {output_dir / 'trainer_state.json'}")

@@ -11,8 +11,16 @@ from collections import defaultdict
 import numpy as np
 
 
-def loop_postprocess(examples, features, predictions, *, n_best_size=20, max_answer_length=30,
-                     version_2_with_negative=False, null_score_diff_threshold=0.0) -> dict[str, str]:
+def loop_postprocess(
+    examples,
+    features,
+    predictions,
+    *,
+    n_best_size=20,
+    max_answer_length=30,
+    version_2_with_negative=False,
+    null_score_diff_threshold=0.0,
+) -> dict[str, str]:
     all_start, all_end = predictions[:2]
     features_of = defaultdict(list)
     for index, example_id in enumerate(features["example_id"]):
@@ -40,14 +48,23 @@ def loop_postprocess(examples, features, predictions, *, n_best_size=20, max_ans
                     if score > best_score:
                         best_score = score
                         best_text = context[offsets[start][0] : offsets[end][1]]
-        if version_2_with_negative and (min_null is None or min_null > best_score + null_score_diff_threshold):
+        if version_2_with_negative and (
+            min_null is None or min_null > best_score + null_score_diff_threshold
+        ):
             best_text = ""
         answers[example_id] = best_text
     return answers
 
 
-def synthetic_qa(n_examples: int, seed: int, *, window: int = 24, stride: int = 8, question_tokens: int = 4,
-                 max_words: int = 60):
+def synthetic_qa(
+    n_examples: int,
+    seed: int,
+    *,
+    window: int = 24,
+    stride: int = 8,
+    question_tokens: int = 4,
+    max_words: int = 60,
+):
     """Random contexts cut into overlapping windows, with random logits: (examples, features, logits).
 
     Feature layout mimics BERT: [CLS] question [SEP] context-window [SEP]; offsets are None outside
@@ -80,6 +97,6 @@ def synthetic_qa(n_examples: int, seed: int, *, window: int = 24, stride: int = 
     start_logits = rng.standard_normal((count, width)).astype(np.float32)
     end_logits = rng.standard_normal((count, width)).astype(np.float32)
     for row, offsets in enumerate(features["offset_mapping"]):
-        start_logits[row, len(offsets):] = -100.0
-        end_logits[row, len(offsets):] = -100.0
+        start_logits[row, len(offsets) :] = -100.0
+        end_logits[row, len(offsets) :] = -100.0
     return examples, features, (start_logits, end_logits)

@@ -63,8 +63,10 @@ def test_compute_metrics_reads_the_run_qa_convention():
 
     prediction = EvalPrediction(
         predictions=[{"id": "a", "prediction_text": "Seoul"}, {"id": "b", "prediction_text": "x"}],
-        label_ids=[{"id": "a", "answers": {"text": ["Seoul"], "answer_start": [0]}},
-                   {"id": "b", "answers": {"text": ["y"], "answer_start": [3]}}],
+        label_ids=[
+            {"id": "a", "answers": {"text": ["Seoul"], "answer_start": [0]}},
+            {"id": "b", "answers": {"text": ["y"], "answer_start": [3]}},
+        ],
     )
     assert compute_metrics(prediction) == {"exact_match": 50.0, "f1": 50.0}
 

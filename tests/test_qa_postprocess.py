@@ -21,8 +21,9 @@ settings_fast = settings(max_examples=40, deadline=None)
 )
 def test_vectorised_matches_the_per_feature_loop(seed, n_examples, n_best_size, max_answer_length, version_2):
     examples, features, logits = synthetic_qa(n_examples, seed)
-    options = dict(n_best_size=n_best_size, max_answer_length=max_answer_length,
-                   version_2_with_negative=version_2)
+    options = dict(
+        n_best_size=n_best_size, max_answer_length=max_answer_length, version_2_with_negative=version_2
+    )
     assert postprocess_qa_predictions(examples, features, logits, **options) == loop_postprocess(
         examples, features, logits, **options
     )
@@ -64,7 +65,9 @@ def test_null_answer_wins_only_past_the_threshold():
     features = {"example_id": ["a"], "offset_mapping": [[None, (0, 5), (6, 10)]]}
     start = np.array([[3.0, 2.0, 0.0]])
     end = np.array([[3.0, 2.0, 0.0]])  # null 6.0 vs best span 4.0
-    assert postprocess_qa_predictions(examples, features, (start, end), version_2_with_negative=True) == {"a": ""}
+    assert postprocess_qa_predictions(examples, features, (start, end), version_2_with_negative=True) == {
+        "a": ""
+    }
     assert postprocess_qa_predictions(
         examples, features, (start, end), version_2_with_negative=True, null_score_diff_threshold=2.5
     ) == {"a": "alpha"}
@@ -76,7 +79,8 @@ def test_arrow_and_list_offsets_give_the_same_arrays():
     _, features, _ = synthetic_qa(5, seed=3)
     from_lists = context_offsets(features["offset_mapping"])
     column = datasets.Dataset.from_dict({"offset_mapping": features["offset_mapping"]}).data.column(
-        "offset_mapping")
+        "offset_mapping"
+    )
     from_arrow = context_offsets(column)
     for name in ("start", "end", "valid"):
         np.testing.assert_array_equal(getattr(from_lists, name), getattr(from_arrow, name))

@@ -71,7 +71,9 @@ def _label_features(tokenized: Any, examples: Batch, tokenizer: Any) -> tuple[li
         if answers["answer_start"]:
             start_char = answers["answer_start"][0]
             end_char = start_char + len(answers["text"][0])
-            span = answer_token_span(offsets, tokenized.sequence_ids(feature), context_id, start_char, end_char)
+            span = answer_token_span(
+                offsets, tokenized.sequence_ids(feature), context_id, start_char, end_char
+            )
         start, end = span if span is not None else (cls_index, cls_index)
         start_positions.append(start)
         end_positions.append(end)
@@ -84,8 +86,11 @@ def prepare_train_features(
     """Tokenize a batch of raw examples into labelled training features (``Dataset.map(batched=True)``)."""
     tokenized = _tokenize(examples, tokenizer, max_seq_length, doc_stride)
     starts, ends = _label_features(tokenized, examples, tokenizer)
-    features = {key: value for key, value in tokenized.items() if key not in ("offset_mapping",
-                                                                              "overflow_to_sample_mapping")}
+    features = {
+        key: value
+        for key, value in tokenized.items()
+        if key not in ("offset_mapping", "overflow_to_sample_mapping")
+    }
     features["start_positions"] = starts
     features["end_positions"] = ends
     return features
@@ -99,8 +104,11 @@ def prepare_validation_features(
     starts, ends = _label_features(tokenized, examples, tokenizer)
     context_id = _context_sequence_id(tokenizer)
     sample_mapping = tokenized["overflow_to_sample_mapping"]
-    features = {key: value for key, value in tokenized.items() if key not in ("offset_mapping",
-                                                                              "overflow_to_sample_mapping")}
+    features = {
+        key: value
+        for key, value in tokenized.items()
+        if key not in ("offset_mapping", "overflow_to_sample_mapping")
+    }
     features["example_id"] = [examples["id"][sample] for sample in sample_mapping]
     features["offset_mapping"] = [
         [offset if seq == context_id else None for offset, seq in zip(offsets, tokenized.sequence_ids(i))]

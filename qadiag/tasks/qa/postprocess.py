@@ -65,9 +65,13 @@ def _offsets_from_arrow(column: Any) -> ContextOffsets:
 
 
 def _offsets_from_lists(offset_mapping: Sequence[Sequence[Any]]) -> ContextOffsets:
-    lengths = np.fromiter((len(offsets) for offsets in offset_mapping), dtype=np.int64, count=len(offset_mapping))
+    lengths = np.fromiter(
+        (len(offsets) for offsets in offset_mapping), dtype=np.int64, count=len(offset_mapping)
+    )
     valid_flat = np.fromiter(
-        (offset is not None for offsets in offset_mapping for offset in offsets), dtype=bool, count=int(lengths.sum())
+        (offset is not None for offsets in offset_mapping for offset in offsets),
+        dtype=bool,
+        count=int(lengths.sum()),
     )
     pairs = np.array(
         [offset for offsets in offset_mapping for offset in offsets if offset is not None], dtype=np.int64
@@ -99,7 +103,11 @@ class FeatureSpans:
 
 
 def best_feature_spans(
-    start_logits: np.ndarray, end_logits: np.ndarray, valid: np.ndarray, n_best_size: int, max_answer_length: int
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    valid: np.ndarray,
+    n_best_size: int,
+    max_answer_length: int,
 ) -> FeatureSpans:
     """For each feature, the best valid span among the top ``n_best_size`` start and end tokens."""
     width = min(start_logits.shape[1], valid.shape[1])
@@ -108,8 +116,13 @@ def best_feature_spans(
     valid = valid[:, :width]
     null_score = start_logits[:, 0] + end_logits[:, 0]
     parts = [
-        _best_in_chunk(start_logits[i : i + _CHUNK], end_logits[i : i + _CHUNK], valid[i : i + _CHUNK],
-                       n_best_size, max_answer_length)
+        _best_in_chunk(
+            start_logits[i : i + _CHUNK],
+            end_logits[i : i + _CHUNK],
+            valid[i : i + _CHUNK],
+            n_best_size,
+            max_answer_length,
+        )
         for i in range(0, len(start_logits), _CHUNK)
     ]
     if not parts:
@@ -120,7 +133,11 @@ def best_feature_spans(
 
 
 def _best_in_chunk(
-    start_logits: np.ndarray, end_logits: np.ndarray, valid: np.ndarray, n_best_size: int, max_answer_length: int
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    valid: np.ndarray,
+    n_best_size: int,
+    max_answer_length: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     masked_start = np.where(valid, start_logits, -np.inf)
     masked_end = np.where(valid, end_logits, -np.inf)
@@ -166,8 +183,9 @@ def postprocess_qa_predictions(
 
     example_ids = list(_column(examples, "id"))
     index_of = {example_id: i for i, example_id in enumerate(example_ids)}
-    feature_example = np.fromiter((index_of[i] for i in feature_example_ids), dtype=np.int64,
-                                  count=len(start_logits))
+    feature_example = np.fromiter(
+        (index_of[i] for i in feature_example_ids), dtype=np.int64, count=len(start_logits)
+    )
     best_feature = _best_feature_per_example(feature_example, spans.score, len(example_ids))
     min_null = np.full(len(example_ids), np.inf)
     np.minimum.at(min_null, feature_example, spans.null_score)
@@ -182,7 +200,9 @@ def postprocess_qa_predictions(
             answers[example_ids[example]] = ""
         elif has_span:
             first, last = spans.start[feature], spans.end[feature]
-            answers[example_ids[example]] = contexts[example][offsets.start[feature, first]:offsets.end[feature, last]]
+            answers[example_ids[example]] = contexts[example][
+                offsets.start[feature, first] : offsets.end[feature, last]
+            ]
         else:
             answers[example_ids[example]] = ""
     return answers
@@ -192,7 +212,9 @@ def _best_feature_per_example(feature_example: np.ndarray, score: np.ndarray, n_
     """Index of the highest-scoring feature of each example (-1 for an example with no feature)."""
     order = np.lexsort((-score, feature_example))
     grouped = feature_example[order]
-    first = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if len(grouped) else np.zeros(0, np.int64)
+    first = (
+        np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if len(grouped) else np.zeros(0, np.int64)
+    )
     best = np.full(n_examples, -1, dtype=np.int64)
     best[grouped[first]] = order[first]
     return best
@@ -234,7 +256,9 @@ def make_post_process_function(
         if output_dir is not None:
             _write_predictions(Path(output_dir) / f"{stage}_predictions.json", answers)
         formatted = [{"id": key, "prediction_text": text} for key, text in answers.items()]
-        references = [{"id": ex_id, "answers": ans} for ex_id, ans in zip(examples["id"], examples["answers"])]
+        references = [
+            {"id": ex_id, "answers": ans} for ex_id, ans in zip(examples["id"], examples["answers"])
+        ]
         return EvalPrediction(predictions=formatted, label_ids=references)
 
     return post_process_function

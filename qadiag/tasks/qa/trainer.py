@@ -18,18 +18,28 @@ from transformers.trainer_utils import PredictionOutput, speed_metrics
 
 def prefix_metrics(metrics: dict[str, Any], prefix: str) -> dict[str, Any]:
     """Every key starting with ``f"{prefix}_"``, as ``Trainer.evaluation_loop`` does for its own."""
-    return {key if key.startswith(f"{prefix}_") else f"{prefix}_{key}": value for key, value in metrics.items()}
+    return {
+        key if key.startswith(f"{prefix}_") else f"{prefix}_{key}": value for key, value in metrics.items()
+    }
 
 
 class QuestionAnsweringTrainer(Trainer):
-    def __init__(self, *args: Any, eval_examples: Any = None, post_process_function: Any = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, eval_examples: Any = None, post_process_function: Any = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.eval_examples = eval_examples
         self.post_process_function = post_process_function
 
-    def _predict_and_score(self, dataset: Any, examples: Any, description: str, ignore_keys: Any,
-                           metric_key_prefix: str, stage: str) -> tuple[Any, dict[str, Any]]:
+    def _predict_and_score(
+        self,
+        dataset: Any,
+        examples: Any,
+        description: str,
+        ignore_keys: Any,
+        metric_key_prefix: str,
+        stage: str,
+    ) -> tuple[Any, dict[str, Any]]:
         # evaluation_loop would call compute_metrics on raw logits; QA needs post-processing first.
         compute_metrics, self.compute_metrics = self.compute_metrics, None
         start_time = time.time()
@@ -45,28 +55,47 @@ class QuestionAnsweringTrainer(Trainer):
             self.compute_metrics = compute_metrics
         batch_size = (self.args.eval_batch_size * self.args.world_size) or 1
         metrics = dict(output.metrics)
-        metrics.update(speed_metrics(metric_key_prefix, start_time, num_samples=output.num_samples,
-                                     num_steps=math.ceil(output.num_samples / batch_size)))
+        metrics.update(
+            speed_metrics(
+                metric_key_prefix,
+                start_time,
+                num_samples=output.num_samples,
+                num_steps=math.ceil(output.num_samples / batch_size),
+            )
+        )
         if self.post_process_function is None or compute_metrics is None or examples is None:
             return output, metrics
         predictions = self.post_process_function(examples, dataset, output.predictions, stage=stage)
         metrics.update(prefix_metrics(compute_metrics(predictions), metric_key_prefix))
         return predictions, metrics
 
-    def evaluate(self, eval_dataset: Any = None, eval_examples: Any = None, ignore_keys: Any = None,
-                 metric_key_prefix: str = "eval") -> dict[str, float]:
+    def evaluate(
+        self,
+        eval_dataset: Any = None,
+        eval_examples: Any = None,
+        ignore_keys: Any = None,
+        metric_key_prefix: str = "eval",
+    ) -> dict[str, float]:
         dataset = self.eval_dataset if eval_dataset is None else eval_dataset
         examples = self.eval_examples if eval_examples is None else eval_examples
-        _, metrics = self._predict_and_score(dataset, examples, "Evaluation", ignore_keys, metric_key_prefix,
-                                             stage="eval")
+        _, metrics = self._predict_and_score(
+            dataset, examples, "Evaluation", ignore_keys, metric_key_prefix, stage="eval"
+        )
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
 
-    def predict(self, predict_dataset: Any, predict_examples: Any = None, ignore_keys: Any = None,
-                metric_key_prefix: str = "test") -> PredictionOutput:
-        predictions, metrics = self._predict_and_score(predict_dataset, predict_examples, "Prediction",
-                                                       ignore_keys, metric_key_prefix, stage="predict")
+    def predict(
+        self,
+        predict_dataset: Any,
+        predict_examples: Any = None,
+        ignore_keys: Any = None,
+        metric_key_prefix: str = "test",
+    ) -> PredictionOutput:
+        predictions, metrics = self._predict_and_score(
+            predict_dataset, predict_examples, "Prediction", ignore_keys, metric_key_prefix, stage="predict"
+        )
         self.control = self.callback_handler.on_predict(self.args, self.state, self.control, metrics)
-        return PredictionOutput(predictions=predictions.predictions, label_ids=predictions.label_ids,
-                                metrics=metrics)
+        return PredictionOutput(
+            predictions=predictions.predictions, label_ids=predictions.label_ids, metrics=metrics
+        )
