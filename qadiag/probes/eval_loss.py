@@ -1,0 +1,186 @@
+"""``eval-loss``: every evaluation reports a finite eval loss, and says *why* when it does not.
+
+The causes are checked in the order the data flows (seed 001 and DESIGN.md bug class 2): the
+evaluation dataset has no label columns; ``label_names`` is empty or does not match them; the columns
+exist but ``remove_unused_columns`` dropped them before the model saw them (the model's ``forward``
+has no such argument); the loop computed a loss but a custom ``evaluate()`` dropped it. With a
+declared loss, the eval loss is also checked to be that objective (bug class 7). Non-finite training
+losses are caught from ``compute_loss`` itself, even when ``logging_nan_inf_filter`` hides them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any
+
+from qadiag.namespaces import RowKind, is_finite_number, is_number
+from qadiag.probes.base import DeclaredLossError, Probe, recompute_declared_loss, same_loss
+from qadiag.probes.observe import EvaluationCall, MicroBatch, Observer
+
+
+class EvalLossProbe(Probe):
+    name = "eval-loss"
+
+    def install(self, trainer: Any, observer: Observer) -> None:
+        super().install(trainer, observer)
+        observer.evaluation_listeners.append(self._after_evaluation)
+        observer.microbatch_listeners.append(self._on_microbatch)
+        self._eval_mismatches = 0
+        self._eval_compared = 0
+        self._eval_example: tuple[float, float] | None = None
+
+    # -- non-finite training loss ---------------------------------------------------------------
+    def _on_microbatch(self, batch: MicroBatch) -> None:
+        value = _as_float(batch.loss)
+        if batch.training:
+            if value is not None and not math.isfinite(value):
+                hidden = bool(getattr(self.trainer.args, "logging_nan_inf_filter", False))
+                self.report_new(
+                    "QD205",
+                    f"compute_loss returned {value} at step {batch.step}"
+                    + (
+                        "; logging_nan_inf_filter=True replaces it in the logged 'loss', so the logs look fine"
+                        if hidden
+                        else ""
+                    ),
+                    "check the inputs of that batch (labels out of range, empty spans) and the learning rate; "
+                    "run with logging_nan_inf_filter=False to see non-finite losses in the logs",
+                    step=batch.step,
+                    key="loss",
+                    source="Trainer.compute_loss",
+                )
+            return
+        if self.options.loss is None or value is None:
+            return
+        try:
+            declared = recompute_declared_loss(self.options.loss, batch.outputs, batch.inputs)
+        except DeclaredLossError:
+            return  # loss-swap reports a declared loss that cannot run
+        if declared is None:
+            return
+        self._eval_compared += 1
+        if not same_loss(declared, value):
+            self._eval_mismatches += 1
+            self._eval_example = self._eval_example or (value, declared)
+
+    # -- eval loss present and finite -----------------------------------------------------------
+    def _after_evaluation(self, call: EvaluationCall) -> None:
+        if call.kind is not RowKind.EVAL or call.prefix.startswith("test"):
+            return
+        key = f"{call.prefix}_loss"
+        value = _reported_value(call, key)
+        where = {"step": call.step, "key": key, "source": "Trainer.evaluate"}
+        if value is None:
+            cause, fix = self._diagnose_missing(call, key)
+            self.report_new("QD201", f"evaluate() at step {call.step} reported no {key!r}: {cause}", fix, **where)
+        elif not is_finite_number(value):
+            self.report_new(
+                "QD202",
+                f"{key} is {value} at step {call.step}; on transformers 5.x batches with a non-finite loss are "
+                "dropped from the average, so this means every batch (or the only batch) was non-finite",
+                "look for evaluation features whose labels point outside the sequence, and for fp16 overflow",
+                **where,
+            )
+
+    def _diagnose_missing(self, call: EvaluationCall, key: str) -> tuple[str, str]:
+        loop_loss = [(k, v) for m in call.loop_metrics for k, v in m.items() if k.endswith("_loss")]
+        if loop_loss:
+            name, value = loop_loss[-1]
+            return (
+                f"evaluation_loop computed {name}={value:.4g} but the overridden evaluate() did not log/return it "
+                f"as {key!r}",
+                "merge the loop's metrics into what you log and return: `metrics.update(output.metrics)` "
+                "before `self.log(metrics)`",
+            )
+        if not call.loop_metrics:
+            return (
+                "evaluate() never ran Trainer.evaluation_loop (a custom loop or prediction_loop computes no loss)",
+                "call self.evaluation_loop(..., prediction_loss_only=None, metric_key_prefix=metric_key_prefix) "
+                "inside your evaluate() and keep output.metrics",
+            )
+        label_names = list(getattr(self.trainer, "label_names", None) or [])
+        columns = _column_names(self.trainer.eval_dataset)
+        forward_args = _forward_arguments(self.trainer.model)
+        if not label_names:
+            return (
+                f"label_names is empty, so prediction_step never computes a loss; transformers infers label "
+                f"names from {type(self.trainer.model).__name__}.forward only for 'labels'-style arguments or "
+                "class names containing 'QuestionAnswering'",
+                "set TrainingArguments(label_names=['start_positions', 'end_positions']) (or your label columns)",
+            )
+        if columns is not None and not set(label_names) <= set(columns):
+            missing = sorted(set(label_names) - set(columns))
+            return (
+                f"the evaluation dataset has no {', '.join(missing)} column(s) (it has: {', '.join(columns)})",
+                "add the labels to your validation features, e.g. compute start_positions/end_positions in "
+                "prepare_validation_features exactly as prepare_train_features does",
+            )
+        if forward_args is not None and not set(label_names) <= forward_args:
+            unknown = sorted(set(label_names) - forward_args)
+            return (
+                f"{type(self.trainer.model).__name__}.forward has no argument {', '.join(unknown)}, so "
+                "remove_unused_columns drops those columns before the model sees them",
+                "name the forward() arguments after the label columns (or pass label_names matching them), or "
+                "set remove_unused_columns=False and drop the other columns yourself",
+            )
+        if not set(label_names) <= call.input_keys_seen:
+            return (
+                f"the batches reached the model without {', '.join(sorted(set(label_names) - call.input_keys_seen))}"
+                " (dropped by the data collator or remove_unused_columns)",
+                "check that your data collator keeps the label columns and remove_unused_columns keeps them",
+            )
+        return (
+            "the evaluation loop ran with labels but produced no loss (the model returned none)",
+            "make the model's forward return a loss when labels are given",
+        )
+
+    # -- eval loss is the training objective ----------------------------------------------------
+    def finalize(self) -> None:
+        if self._eval_mismatches and self._eval_example:
+            reported, declared = self._eval_example
+            self.report_new(
+                "QD203",
+                f"on {self._eval_mismatches} of {self._eval_compared} evaluation batches the loss evaluate() "
+                f"computed ({reported:.6g}) is not the declared loss on the same outputs ({declared:.6g}), so "
+                "eval_loss and the training loss measure different objectives",
+                "compute the loss in compute_loss (or pass compute_loss_func=) so that prediction_step uses the "
+                "same objective as training",
+                key="eval_loss",
+                source="Trainer.prediction_step",
+            )
+
+
+def _reported_value(call: EvaluationCall, key: str) -> Any:
+    for row in reversed(call.logged):
+        if key in row:
+            return row[key]
+    if call.returned and key in call.returned:
+        return call.returned[key]
+    return None
+
+
+def _column_names(dataset: Any) -> list[str] | None:
+    names = getattr(dataset, "column_names", None)
+    if isinstance(names, dict):  # DatasetDict / dict of datasets
+        return sorted({name for split in names.values() for name in split})
+    return list(names) if names is not None else None
+
+
+def _forward_arguments(model: Any) -> set[str] | None:
+    try:
+        parameters = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name for p in parameters}
+
+
+def _as_float(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value.detach().float().mean()) if hasattr(value, "detach") else float(value)
+    except (TypeError, ValueError):
+        return None if not is_number(value) else float(value)

@@ -1,0 +1,51 @@
+"""``log-keys``: every metric that reaches the loggers is in its namespace (seed 001).
+
+Each dict that reaches ``on_log`` is checked with the shared rule set (``qadiag.namespaces``) knowing
+what produced it: inside ``evaluate()`` it is an eval row, inside ``predict()`` a test row, otherwise
+its kind is inferred from its keys exactly as ``audit-logs`` does. After each ``evaluate()`` the
+metrics it returned are compared with those it logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qadiag.namespaces import RowKind, check_logged_metrics, check_row
+from qadiag.probes.base import Probe
+from qadiag.probes.observe import EvaluationCall, Observer
+
+
+def evaluation_kind(call: EvaluationCall) -> RowKind:
+    return RowKind.TEST if call.prefix.startswith("test") else RowKind.EVAL
+
+
+class LogKeysProbe(Probe):
+    name = "log-keys"
+
+    def install(self, trainer: Any, observer: Observer) -> None:
+        super().install(trainer, observer)
+        observer.evaluation_listeners.append(self._after_evaluation)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if not logs:
+            return
+        call = self.observer.active_evaluation if self.observer else None
+        kind = evaluation_kind(call) if call is not None else None
+        for item in check_row(logs, kind=kind, step=state.global_step, source=_source(call)):
+            self.report(item)
+
+    def _after_evaluation(self, call: EvaluationCall) -> None:
+        # predict() returns its metrics without logging them, by design: only evaluate() must log.
+        if call.returned is None or call.kind is RowKind.TEST:
+            return
+        logged = {key for row in call.logged for key in row}
+        for item in check_logged_metrics(
+            call.returned, logged, kind=evaluation_kind(call), step=call.step, source=_source(call)
+        ):
+            self.report(item)
+
+
+def _source(call: EvaluationCall | None) -> str:
+    if call is None:
+        return "Trainer.log (training)"
+    return "Trainer.predict" if call.kind is RowKind.TEST else "Trainer.evaluate"

@@ -1,0 +1,244 @@
+"""``loss-swap``: prove that the loss backpropagated is the loss you meant (seed 003).
+
+For every training micro-batch the probe has the outputs of the forward pass the Trainer did, the
+labels of that batch, the loss ``compute_loss`` returned and the tensor handed to
+``accelerator.backward``. The intended loss (``loss=`` when attaching, else the trainer's
+``compute_loss_func``) is recomputed on those same outputs and compared. With no intended loss, an
+overridden ``compute_loss`` that returns exactly the model's built-in loss on every batch is flagged:
+that is what a custom loss that never runs looks like. The probe also checks that the loss reaches
+the trainable parameters, and ``gradient_accumulation_invariance`` runs the GA check (bug class 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from qadiag.findings import Finding, finding
+from qadiag.probes.base import DeclaredLossError, Probe, output_field, recompute_declared_loss, same_loss
+from qadiag.probes.observe import MicroBatch, Observer
+
+
+@dataclass
+class Comparison:
+    step: int
+    optimized: float
+    intended: float
+
+
+class LossSwapProbe(Probe):
+    name = "loss-swap"
+
+    def install(self, trainer: Any, observer: Observer) -> None:
+        super().install(trainer, observer)
+        observer.microbatch_listeners.append(self._on_microbatch)
+        self.intended = self.options.loss or getattr(trainer, "compute_loss_func", None)
+        self.intended_name = _name(self.intended)
+        self.compared: list[Comparison] = []
+        self.mismatched: list[Comparison] = []
+        self.builtin_batches = 0
+        self.observed_batches = 0
+        self._gradients_checked = False
+        self._initial: dict[str, float] = {}
+
+    # -- the loss actually optimised -------------------------------------------------------------
+    def _on_microbatch(self, batch: MicroBatch) -> None:
+        if not batch.training:
+            return
+        self.observed_batches += 1
+        optimized = self._optimized_value(batch)
+        builtin = _scalar(output_field(batch.outputs, "loss"))
+        if optimized is not None and builtin is not None and same_loss(optimized, builtin):
+            self.builtin_batches += 1
+        if self.intended is None or optimized is None:
+            return
+        try:
+            intended = recompute_declared_loss(self.intended, batch.outputs, batch.inputs, batch.num_items_in_batch)
+        except DeclaredLossError as error:
+            self.report_new(
+                "QD301",
+                f"the intended loss {self.intended_name} raised {error} when called as "
+                "loss(outputs, labels, num_items_in_batch=...) on the model outputs of step "
+                f"{batch.step}",
+                "give it the compute_loss_func signature: (outputs, labels, num_items_in_batch=None) -> Tensor, "
+                "with labels = (start_positions, end_positions) for QA",
+                step=batch.step,
+                source=self.intended_name,
+            )
+            return
+        if intended is None:
+            return
+        comparison = Comparison(batch.step, optimized, intended)
+        self.compared.append(comparison)
+        if not self._matches(batch, comparison):
+            self.mismatched.append(comparison)
+
+    def _optimized_value(self, batch: MicroBatch) -> float | None:
+        """What compute_loss returned; the backpropagated tensor when compute_loss was bypassed."""
+        value = _scalar(batch.loss)
+        return value if value is not None else _scalar(batch.backpropagated)
+
+    def _matches(self, batch: MicroBatch, comparison: Comparison) -> bool:
+        if batch.loss is not None:
+            return same_loss(comparison.optimized, comparison.intended)
+        # Only the backpropagated tensor is known: it may already be divided by the accumulation steps.
+        steps = max(1, int(getattr(self.trainer.args, "gradient_accumulation_steps", 1)))
+        return any(same_loss(comparison.optimized * scale, comparison.intended) for scale in {1, steps})
+
+    # -- the loss reaches the parameters ---------------------------------------------------------
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._initial = _parameter_checksums(self.trainer.model)
+
+    def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self._gradients_checked:
+            return
+        self._gradients_checked = True
+        trainable = [(n, p) for n, p in self.trainer.model.named_parameters() if p.requires_grad]
+        with_gradient = [n for n, p in trainable if p.grad is not None and bool(p.grad.detach().abs().sum() > 0)]
+        if trainable and not with_gradient:
+            self.report_new(
+                "QD303",
+                f"after the first backward pass none of the {len(trainable)} trainable parameters has a non-zero "
+                "gradient: the loss that was backpropagated is not connected to the model",
+                "return a loss computed from the model outputs without .detach(), .item() or torch.no_grad(), and "
+                "do not rebuild it with torch.tensor(...)",
+                step=state.global_step,
+                source="Trainer.training_step",
+            )
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not self._initial or state.global_step == 0 or not args.learning_rate:
+            return
+        final = _parameter_checksums(self.trainer.model)
+        if all(final.get(name) == value for name, value in self._initial.items()):
+            self.report_new(
+                "QD303",
+                f"no trainable parameter changed in {state.global_step} optimizer steps (learning rate "
+                f"{args.learning_rate})",
+                "check that the optimizer holds the model's parameters and that the loss has a gradient path to them",
+                step=state.global_step,
+                source="Trainer.train",
+            )
+
+    # -- verdicts ----------------------------------------------------------------------------------
+    def finalize(self) -> None:
+        self._report_training_step_returns()
+        if self.mismatched:
+            first = self.mismatched[0]
+            self.report_new(
+                "QD301",
+                f"on {len(self.mismatched)} of {len(self.compared)} training batches the loss that was optimized "
+                f"is not {self.intended_name}: step {first.step} optimized {first.optimized:.6g}, "
+                f"{self.intended_name} on the same outputs gives {first.intended:.6g}"
+                + (" (the optimized value is the model's built-in loss)" if self.builtin_batches else ""),
+                self._mismatch_fix(),
+                step=first.step,
+                source=type(self.trainer).__name__ + ".compute_loss",
+            )
+        elif (
+            self.intended is None
+            and self._compute_loss_overridden()
+            and self.observed_batches
+            and (self.builtin_batches == self.observed_batches)
+        ):
+            self.report_new(
+                "QD302",
+                f"{type(self.trainer).__name__}.compute_loss is overridden but returned exactly the model's "
+                f"built-in loss on all {self.observed_batches} training batches: if it is meant to compute a "
+                "custom loss, that code never runs",
+                "check the condition guarding your custom loss (seed 003: labels popped only when label_smoother "
+                "is set); declare the intended loss (`loss=` / [tool.qadiag] loss) to have it verified",
+                source=type(self.trainer).__name__ + ".compute_loss",
+            )
+
+    def _mismatch_fix(self) -> str:
+        if self.builtin_batches and self._compute_loss_overridden():
+            return (
+                "your compute_loss falls back to outputs.loss: pop the labels unconditionally and always call "
+                "your loss, e.g. `labels = inputs.pop('labels')` (QA: start/end positions) before model(**inputs)"
+            )
+        if self.builtin_batches and self.options.loss is None:
+            return (
+                "compute_loss_func is only called when the batch has a 'labels' key (4.x) and gets labels=None "
+                "for QA batches (5.x): override compute_loss and call your loss with (start_positions, "
+                "end_positions) yourself"
+            )
+        return "make compute_loss return the intended loss (or declare the loss you really optimize)"
+
+    def _compute_loss_overridden(self) -> bool:
+        from transformers import Trainer
+
+        return type(self.trainer).compute_loss is not Trainer.compute_loss
+
+    def _report_training_step_returns(self) -> None:
+        odd = sorted(self.observer.training_step_returns - {"Tensor"}) if self.observer else []
+        if odd:
+            self.report_new(
+                "QD306",
+                f"{type(self.trainer).__name__}.training_step returned {', '.join(odd)} instead of the detached "
+                "loss tensor; the Trainer adds it to its running loss and checks it for NaN",
+                "return only `loss.detach()` from training_step; capture outputs elsewhere (qadiag's "
+                "output-capture probe shows samples without rewriting training_step)",
+                source=type(self.trainer).__name__ + ".training_step",
+            )
+
+
+def _parameter_checksums(model: Any) -> dict[str, float]:
+    import torch
+
+    with torch.no_grad():
+        return {n: float(p.detach().double().sum()) for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _scalar(value: Any) -> float | None:
+    if value is None or not hasattr(value, "detach"):
+        return None if value is None else float(value)
+    return float(value.detach().float().mean())
+
+
+def _name(function: Callable[..., Any] | None) -> str:
+    if function is None:
+        return "<none>"
+    module = getattr(function, "__module__", None)
+    name = getattr(function, "__qualname__", None) or type(function).__name__
+    return f"{module}:{name}" if module else name
+
+
+def gradient_accumulation_invariance(build: Callable[[int, int], Any], steps: int = 2) -> list[Finding]:
+    """QD307: with learning rate 0, ``GA=1, batch=B*steps`` and ``GA=steps, batch=B`` log the same loss.
+
+    ``build(gradient_accumulation_steps, per_device_train_batch_size)`` returns a Trainer whose args
+    have ``learning_rate=0``, ``logging_steps=1``, ``max_steps=1`` and the same seed and data.
+    """
+    losses = {}
+    for accumulation, batch_size in ((1, 2 * steps), (steps, 2)):
+        trainer = build(accumulation, batch_size)
+        trainer.train()
+        logged = [row["loss"] for row in trainer.state.log_history if "loss" in row]
+        if not logged:
+            return []
+        losses[accumulation] = float(logged[0])
+    single, accumulated = losses[1], losses[steps]
+    if same_loss_loose(single, accumulated):
+        return []
+    ratio = accumulated / single if single else float("inf")
+    return [
+        finding(
+            "QD307",
+            f"the logged loss is {single:.4g} with gradient_accumulation_steps=1 but {accumulated:.4g} with "
+            f"{steps} on the same samples at learning rate 0 (x{ratio:.2f}); gradients are scaled the same way",
+            "on transformers 5.x a model whose forward takes **kwargs is assumed to normalise its loss over "
+            "num_items_in_batch: give forward() explicit arguments, set `model.accepts_loss_kwargs = False`, or "
+            "normalise the loss by num_items_in_batch yourself",
+            key="loss",
+            source="gradient accumulation check",
+            evidence={"loss_ga1": single, f"loss_ga{steps}": accumulated},
+        )
+    ]
+
+
+def same_loss_loose(a: float, b: float) -> bool:
+    import math
+
+    return math.isclose(a, b, rel_tol=2e-3, abs_tol=1e-5)
