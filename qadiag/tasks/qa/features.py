@@ -83,7 +83,11 @@ def _label_features(tokenized: Any, examples: Batch, tokenizer: Any) -> tuple[li
 def prepare_train_features(
     examples: Batch, tokenizer: Any, max_seq_length: int = 128, doc_stride: int = 32
 ) -> dict[str, list]:
-    """Tokenize a batch of raw examples into labelled training features (``Dataset.map(batched=True)``)."""
+    """Tokenize a batch of raw examples into labelled training features (``Dataset.map(batched=True)``).
+
+    ``example_id`` is kept (the Trainer drops it before batching) so that sample captures can show the
+    original answer next to the decoded gold span.
+    """
     tokenized = _tokenize(examples, tokenizer, max_seq_length, doc_stride)
     starts, ends = _label_features(tokenized, examples, tokenizer)
     features = {
@@ -91,6 +95,8 @@ def prepare_train_features(
         for key, value in tokenized.items()
         if key not in ("offset_mapping", "overflow_to_sample_mapping")
     }
+    if "id" in examples:
+        features["example_id"] = [examples["id"][sample] for sample in tokenized["overflow_to_sample_mapping"]]
     features["start_positions"] = starts
     features["end_positions"] = ends
     return features
