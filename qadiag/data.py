@@ -139,9 +139,7 @@ def validate_qa_record(record: Record, path: Path, where: str) -> None:
         found = context[start : start + len(text)]
         if found != text:
             elsewhere = context.find(text)
-            hint = (
-                f"; the text occurs at {elsewhere}" if elsewhere >= 0 else "; the text is not in the context"
-            )
+            hint = f"; the text occurs at {elsewhere}" if elsewhere >= 0 else "; the text is not in the context"
             raise QadiagError(
                 f"answer_start {start} points at {found!r}, not at the answer {text!r}{hint}",
                 source=str(path),
@@ -179,11 +177,7 @@ def _load(
         count += 1
     if count == 0:
         raise QadiagError("no examples in file", source=str(path))
-    field = (
-        "data"
-        if path.suffix == ".json" and path.read_text(encoding="utf-8").lstrip().startswith("{")
-        else None
-    )
+    field = "data" if path.suffix == ".json" and path.read_text(encoding="utf-8").lstrip().startswith("{") else None
     return datasets.load_dataset("json", data_files=str(path), field=field, split="train")
 
 

@@ -160,9 +160,7 @@ def finding(code: str, message: str, fix: str, *, severity: Severity | None = No
     )
 
 
-def select(
-    findings: Iterable[Finding], select: Sequence[str] = (), ignore: Sequence[str] = ()
-) -> list[Finding]:
+def select(findings: Iterable[Finding], select: Sequence[str] = (), ignore: Sequence[str] = ()) -> list[Finding]:
     """Filter by code prefixes, ruff style: ``select=["QD1"]`` keeps QD1xx, ``ignore`` drops."""
     kept = []
     for item in findings:
@@ -202,8 +200,7 @@ def format_text(findings: Sequence[Finding], *, show_fix: bool = True) -> str:
             lines.append(f"    fix: {item.fix}")
     counts = {level: sum(1 for f in findings if f.severity is level) for level in Severity}
     lines.append(
-        f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), "
-        f"{counts[Severity.INFO]} info"
+        f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), {counts[Severity.INFO]} info"
     )
     return "\n".join(lines)
 

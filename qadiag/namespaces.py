@@ -219,11 +219,7 @@ def check_row(
                     "QD103" if partial else "QD101",
                     f"{kind.value} metric {key!r} lands in {logger_key(key)!r} instead of "
                     f"{prefix[:-1]}/{key}"
-                    + (
-                        f"; the same row has {', '.join(repr(k) for k in prefixed[:3])} prefixed"
-                        if partial
-                        else ""
-                    ),
+                    + (f"; the same row has {', '.join(repr(k) for k in prefixed[:3])} prefixed" if partial else ""),
                     _prefix_fix(kind),
                     key=key,
                     **where,

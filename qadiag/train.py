@@ -8,7 +8,6 @@ on the bundled fixtures, offline.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,21 +54,27 @@ class TaskArguments:
     model_name_or_path: str | None = field(
         default=None,
         metadata={
-            "help": "local HF model directory (from_pretrained); default: the bundled tiny BERT, "
-            "trained from scratch"
+            "help": "local HF model directory (from_pretrained); default: the bundled tiny BERT, trained from scratch"
         },
     )
     train_file: str | None = field(
         default=None, metadata={"help": "JSON/JSONL training examples (default: bundled fixtures)"}
     )
     validation_file: str | None = field(default=None, metadata={"help": "JSON/JSONL validation examples"})
-    max_seq_length: int = field(
-        default=128, metadata={"help": "tokens per feature (question + context window)"}
-    )
+    max_seq_length: int = field(default=128, metadata={"help": "tokens per feature (question + context window)"})
     doc_stride: int = field(default=32, metadata={"help": "overlap between context windows (QA)"})
     n_best_size: int = field(default=20, metadata={"help": "start/end candidates per feature (QA)"})
     max_answer_length: int = field(default=30, metadata={"help": "longest answer span in tokens (QA)"})
     version_2_with_negative: bool = field(default=False, metadata={"help": "allow null answers (SQuAD v2)"})
+    probes: str = field(
+        default="all",
+        metadata={
+            "help": "probes to attach: 'all', 'none', or a comma-separated list of "
+            "output-capture,loss-swap,log-keys,eval-loss,alignment"
+        },
+    )
+    capture_every: int = field(default=50, metadata={"help": "output-capture: decode samples every N steps"})
+    samples: int = field(default=4, metadata={"help": "output-capture: samples decoded per capture"})
 
 
 def parse_arguments(argv: Sequence[str]) -> tuple[TaskArguments, Any]:
@@ -79,9 +84,7 @@ def parse_arguments(argv: Sequence[str]) -> tuple[TaskArguments, Any]:
     task_args, _ = parser.parse_known_args(list(argv))
     explicit = _explicit_flags(argv)
     if task_args.model_name_or_path is None:
-        parser.set_defaults(
-            **{k: v for k, v in TINY_TRAINING_DEFAULTS[task_args.task].items() if k not in explicit}
-        )
+        parser.set_defaults(**{k: v for k, v in TINY_TRAINING_DEFAULTS[task_args.task].items() if k not in explicit})
     parser.set_defaults(output_dir=_default_output_dir(task_args.task))
     task_args, training_args = parser.parse_args_into_dataclasses(args=list(argv))
     if not {"do_train", "do_eval", "do_predict"} & explicit:
@@ -125,9 +128,7 @@ def load_model_and_tokenizer(task_args: TaskArguments, seed: int) -> tuple[Any, 
         return model, tokenizer
     from transformers import AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer
 
-    auto_model = (
-        AutoModelForQuestionAnswering if task_args.task == "qa" else AutoModelForSequenceClassification
-    )
+    auto_model = AutoModelForQuestionAnswering if task_args.task == "qa" else AutoModelForSequenceClassification
     path = task_args.model_name_or_path
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
@@ -147,9 +148,7 @@ def load_model_and_tokenizer(task_args: TaskArguments, seed: int) -> tuple[Any, 
     return model, tokenizer
 
 
-def build_trainer(
-    task_args: TaskArguments, training_args: Any, data: Data, model: Any, tokenizer: Any
-) -> Any:
+def build_trainer(task_args: TaskArguments, training_args: Any, data: Data, model: Any, tokenizer: Any) -> Any:
     from transformers import DataCollatorWithPadding
 
     collator = DataCollatorWithPadding(tokenizer)
@@ -180,21 +179,65 @@ def build_trainer(
 
     return Trainer(
         **common,
-        train_dataset=build_pair_features(
-            data.train_examples, tokenizer, max_seq_length=task_args.max_seq_length
-        ),
-        eval_dataset=build_pair_features(
-            data.eval_examples, tokenizer, max_seq_length=task_args.max_seq_length
-        ),
+        train_dataset=build_pair_features(data.train_examples, tokenizer, max_seq_length=task_args.max_seq_length),
+        eval_dataset=build_pair_features(data.eval_examples, tokenizer, max_seq_length=task_args.max_seq_length),
         compute_metrics=compute_metrics,
     )
 
 
-def run(task_args: TaskArguments, training_args: Any) -> dict[str, Any]:
-    """Train and/or evaluate; returns the final metrics (also written as ``all_results.json``)."""
+@dataclass
+class Outcome:
+    results: dict[str, Any]
+    report: Any = None  # qadiag.api.ProbeReport when probes were attached
+
+
+def attach_probes(task_args: TaskArguments, names: list[str], trainer: Any, data: Data, tokenizer: Any) -> Any:
+    from qadiag.api import attach
+
+    if not names:
+        return None
+    lookup = None
+    if task_args.task == "qa":
+        from qadiag.probes.output_capture import answer_lookup_from
+
+        lookup = answer_lookup_from(trainer.train_dataset, data.train_examples, tokenizer.pad_token_id)
+    return attach(
+        trainer,
+        names,
+        capture_every=task_args.capture_every,
+        samples=task_args.samples,
+        answer_lookup=lookup,
+        console=trainer.is_world_process_zero(),
+    )
+
+
+def check_training_alignment(task_args: TaskArguments, names: list[str], data: Data, tokenizer: Any) -> list[Any]:
+    if task_args.task != "qa" or "alignment" not in names:
+        return []
+    import functools
+
+    from qadiag.probes.alignment import check_alignment
+    from qadiag.tasks.qa.features import prepare_train_features
+
+    prepare = functools.partial(
+        prepare_train_features,
+        tokenizer=tokenizer,
+        max_seq_length=task_args.max_seq_length,
+        doc_stride=task_args.doc_stride,
+    )
+    return check_alignment(data.train_examples, prepare, tokenizer, source="qadiag prepare_train_features").findings
+
+
+def run(task_args: TaskArguments, training_args: Any) -> Outcome:
+    """Train and/or evaluate with the probes attached; metrics also go to ``all_results.json``."""
+    from qadiag.probes import resolve_probe_names
+
+    names = resolve_probe_names(task_args.probes)
     data = load_examples(task_args)
     model, tokenizer = load_model_and_tokenizer(task_args, training_args.seed)
     trainer = build_trainer(task_args, training_args, data, model, tokenizer)
+    alignment = check_training_alignment(task_args, names, data, tokenizer)
+    probes = attach_probes(task_args, names, trainer, data, tokenizer)
     results: dict[str, Any] = {}
     if training_args.do_train:
         train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
@@ -206,29 +249,53 @@ def run(task_args: TaskArguments, training_args: Any) -> dict[str, Any]:
         metrics = trainer.evaluate()
         trainer.save_metrics("eval", metrics)
         results.update(metrics)
+    report = None
+    if probes is not None:
+        report = probes.finish()
+        report.findings[:0] = alignment
+        if "alignment" in names:
+            report.probes.append("alignment")
     if trainer.is_world_process_zero():
         trainer.save_metrics("all", results, combined=False)
-    return results
+        if report is not None:
+            write_probe_report(Path(training_args.output_dir) / PROBE_REPORT, report)
+    return Outcome(results, report)
 
 
-def report(training_args: Any, results: dict[str, Any]) -> str:
+PROBE_REPORT = "qadiag_report.json"
+
+
+def write_probe_report(path: Path, report: Any) -> None:
+    payload = {"probes": report.probes, "findings": [item.to_dict() for item in report.findings]}
+    path.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+
+
+def summary(training_args: Any, outcome: Outcome) -> str:
     output_dir = Path(training_args.output_dir)
     shown = {
-        k: v
-        for k, v in results.items()
+        k: round(float(v), 4)
+        for k, v in outcome.results.items()
         if k.startswith("eval_") and not k.endswith(("_per_second", "runtime"))
     }
     lines = [f"run directory: {output_dir}"]
     if (output_dir / "trainer_state.json").exists():
         lines.append(f"trainer state: {output_dir / 'trainer_state.json'}")
     lines.append(f"results:       {output_dir / 'all_results.json'}")
+    if (output_dir / "samples.jsonl").exists():
+        lines.append(f"sample log:    {output_dir / 'samples.jsonl'}")
+    if outcome.report is not None:
+        lines.append(f"probe report:  {output_dir / PROBE_REPORT}")
     if shown:
-        lines.append("eval metrics:  " + json.dumps({k: round(float(v), 4) for k, v in shown.items()}))
+        lines.append("eval metrics:  " + json.dumps(shown))
+    if outcome.report is not None:
+        lines.append("")
+        lines.append(outcome.report.text())
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str]) -> int:
     task_args, training_args = parse_arguments(argv)
-    results = run(task_args, training_args)
-    print(report(training_args, results), file=sys.stderr if training_args.local_rank > 0 else sys.stdout)
+    outcome = run(task_args, training_args)
+    if training_args.process_index == 0:
+        print(summary(training_args, outcome))
     return 0

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 # probe name -> "module:class"; alignment is a dataset check, run by qadiag.check_alignment.
 PROBE_CLASSES = {
-    # OC
+    "output-capture": "qadiag.probes.output_capture:OutputCaptureProbe",
     "loss-swap": "qadiag.probes.loss_swap:LossSwapProbe",
     "log-keys": "qadiag.probes.log_keys:LogKeysProbe",
     "eval-loss": "qadiag.probes.eval_loss:EvalLossProbe",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qadiag.findings import Finding, finding
+from qadiag.probes.base import structural_token_ids
 
 Prepare = Callable[[dict[str, list]], Mapping[str, Sequence[Any]]]
 
@@ -62,7 +63,7 @@ def answer_tokens(offsets: Sequence[tuple[int, int]], start_char: int, end_char:
 
 def expected_labels(feature_ids: Sequence[int], example: Mapping[str, Any], tokenizer: Any) -> tuple[int, int] | None:
     """The labels a correct preprocessor gives this feature; None when the window cannot be located."""
-    special = set(tokenizer.all_special_ids)
+    special = structural_token_ids(tokenizer)
     encoded = tokenizer(example["context"], add_special_tokens=False, return_offsets_mapping=True)
     window = locate_window(feature_ids, encoded["input_ids"], special)
     if window is None:

@@ -122,3 +122,9 @@ def same_loss(a: float, b: float) -> bool:
     import math
 
     return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-6)
+
+
+def structural_token_ids(tokenizer: Any) -> set[int]:
+    """CLS/SEP/PAD/BOS/EOS: the tokens that frame sequences. ``[UNK]`` and ``[MASK]`` stand for text."""
+    text_like = {tokenizer.unk_token_id, getattr(tokenizer, "mask_token_id", None)}
+    return set(tokenizer.all_special_ids) - text_like

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from qadiag.probes.base import output_field, output_keys
+from qadiag.probes.base import output_field, output_keys, structural_token_ids
 
 MAX_ANSWER_TOKENS = 30
 
@@ -116,7 +116,7 @@ def _question(tokenizer: Any, ids: Any, token_type_ids: Any, attention_mask: Any
 def decode_qa(outputs: Any, inputs: Mapping[str, Any], tokenizer: Any, limit: int) -> list[QASample]:
     start_logits = output_field(outputs, "start_logits")
     end_logits = output_field(outputs, "end_logits")
-    special = set(tokenizer.all_special_ids)
+    special = structural_token_ids(tokenizer)
     samples = []
     for i in range(min(limit, len(inputs["input_ids"]))):
         ids = inputs["input_ids"][i]

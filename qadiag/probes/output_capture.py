@@ -115,7 +115,6 @@ class OutputCaptureProbe(Probe):
                     "qadiag.tasks.qa.features.answer_token_span); run the alignment probe for every feature",
                     step=record["step"],
                     source="train features",
-                    dedupe=(record["step"], record["sample"]),
                 )
 
     def _check_user_decoder(self, records: list[dict[str, Any]], batch: MicroBatch, step: int) -> None:
@@ -135,7 +134,6 @@ class OutputCaptureProbe(Probe):
                     "tokens, with end >= start and a maximum answer length; skip special and padding tokens",
                     step=step,
                     source=_callable_name(decode),
-                    dedupe=(step, record["sample"]),
                 )
 
     # -- outputs ---------------------------------------------------------------------------------

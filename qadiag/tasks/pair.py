@@ -12,9 +12,7 @@ def prepare_pair_features(
     examples: Mapping[str, Sequence[Any]], tokenizer: Any, max_seq_length: int = 128
 ) -> dict[str, list]:
     """Tokenize ``sentence1``/``sentence2`` pairs; padding is left to ``DataCollatorWithPadding``."""
-    features = tokenizer(
-        examples["sentence1"], examples["sentence2"], truncation=True, max_length=max_seq_length
-    )
+    features = tokenizer(examples["sentence1"], examples["sentence2"], truncation=True, max_length=max_seq_length)
     features["labels"] = list(examples["label"])
     return dict(features)
 

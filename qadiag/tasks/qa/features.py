@@ -71,9 +71,7 @@ def _label_features(tokenized: Any, examples: Batch, tokenizer: Any) -> tuple[li
         if answers["answer_start"]:
             start_char = answers["answer_start"][0]
             end_char = start_char + len(answers["text"][0])
-            span = answer_token_span(
-                offsets, tokenized.sequence_ids(feature), context_id, start_char, end_char
-            )
+            span = answer_token_span(offsets, tokenized.sequence_ids(feature), context_id, start_char, end_char)
         start, end = span if span is not None else (cls_index, cls_index)
         start_positions.append(start)
         end_positions.append(end)
@@ -91,9 +89,7 @@ def prepare_train_features(
     tokenized = _tokenize(examples, tokenizer, max_seq_length, doc_stride)
     starts, ends = _label_features(tokenized, examples, tokenizer)
     features = {
-        key: value
-        for key, value in tokenized.items()
-        if key not in ("offset_mapping", "overflow_to_sample_mapping")
+        key: value for key, value in tokenized.items() if key not in ("offset_mapping", "overflow_to_sample_mapping")
     }
     if "id" in examples:
         features["example_id"] = [examples["id"][sample] for sample in tokenized["overflow_to_sample_mapping"]]
@@ -111,9 +107,7 @@ def prepare_validation_features(
     context_id = _context_sequence_id(tokenizer)
     sample_mapping = tokenized["overflow_to_sample_mapping"]
     features = {
-        key: value
-        for key, value in tokenized.items()
-        if key not in ("offset_mapping", "overflow_to_sample_mapping")
+        key: value for key, value in tokenized.items() if key not in ("offset_mapping", "overflow_to_sample_mapping")
     }
     features["example_id"] = [examples["id"][sample] for sample in sample_mapping]
     features["offset_mapping"] = [

@@ -65,9 +65,7 @@ def _offsets_from_arrow(column: Any) -> ContextOffsets:
 
 
 def _offsets_from_lists(offset_mapping: Sequence[Sequence[Any]]) -> ContextOffsets:
-    lengths = np.fromiter(
-        (len(offsets) for offsets in offset_mapping), dtype=np.int64, count=len(offset_mapping)
-    )
+    lengths = np.fromiter((len(offsets) for offsets in offset_mapping), dtype=np.int64, count=len(offset_mapping))
     valid_flat = np.fromiter(
         (offset is not None for offsets in offset_mapping for offset in offsets),
         dtype=bool,
@@ -183,9 +181,7 @@ def postprocess_qa_predictions(
 
     example_ids = list(_column(examples, "id"))
     index_of = {example_id: i for i, example_id in enumerate(example_ids)}
-    feature_example = np.fromiter(
-        (index_of[i] for i in feature_example_ids), dtype=np.int64, count=len(start_logits)
-    )
+    feature_example = np.fromiter((index_of[i] for i in feature_example_ids), dtype=np.int64, count=len(start_logits))
     best_feature = _best_feature_per_example(feature_example, spans.score, len(example_ids))
     min_null = np.full(len(example_ids), np.inf)
     np.minimum.at(min_null, feature_example, spans.null_score)
@@ -212,9 +208,7 @@ def _best_feature_per_example(feature_example: np.ndarray, score: np.ndarray, n_
     """Index of the highest-scoring feature of each example (-1 for an example with no feature)."""
     order = np.lexsort((-score, feature_example))
     grouped = feature_example[order]
-    first = (
-        np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if len(grouped) else np.zeros(0, np.int64)
-    )
+    first = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if len(grouped) else np.zeros(0, np.int64)
     best = np.full(n_examples, -1, dtype=np.int64)
     best[grouped[first]] = order[first]
     return best
@@ -256,9 +250,7 @@ def make_post_process_function(
         if output_dir is not None:
             _write_predictions(Path(output_dir) / f"{stage}_predictions.json", answers)
         formatted = [{"id": key, "prediction_text": text} for key, text in answers.items()]
-        references = [
-            {"id": ex_id, "answers": ans} for ex_id, ans in zip(examples["id"], examples["answers"])
-        ]
+        references = [{"id": ex_id, "answers": ans} for ex_id, ans in zip(examples["id"], examples["answers"])]
         return EvalPrediction(predictions=formatted, label_ids=references)
 
     return post_process_function

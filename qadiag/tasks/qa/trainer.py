@@ -18,15 +18,11 @@ from transformers.trainer_utils import PredictionOutput, speed_metrics
 
 def prefix_metrics(metrics: dict[str, Any], prefix: str) -> dict[str, Any]:
     """Every key starting with ``f"{prefix}_"``, as ``Trainer.evaluation_loop`` does for its own."""
-    return {
-        key if key.startswith(f"{prefix}_") else f"{prefix}_{key}": value for key, value in metrics.items()
-    }
+    return {key if key.startswith(f"{prefix}_") else f"{prefix}_{key}": value for key, value in metrics.items()}
 
 
 class QuestionAnsweringTrainer(Trainer):
-    def __init__(
-        self, *args: Any, eval_examples: Any = None, post_process_function: Any = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, eval_examples: Any = None, post_process_function: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.eval_examples = eval_examples
         self.post_process_function = post_process_function
@@ -96,6 +92,4 @@ class QuestionAnsweringTrainer(Trainer):
             predict_dataset, predict_examples, "Prediction", ignore_keys, metric_key_prefix, stage="predict"
         )
         self.control = self.callback_handler.on_predict(self.args, self.state, self.control, metrics)
-        return PredictionOutput(
-            predictions=predictions.predictions, label_ids=predictions.label_ids, metrics=metrics
-        )
+        return PredictionOutput(predictions=predictions.predictions, label_ids=predictions.label_ids, metrics=metrics)
