@@ -1,0 +1,126 @@
+"""``[tool.qadiag]`` in the user's pyproject.toml, command-line overrides, and ``module:callable`` imports."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from qadiag.errors import QadiagError
+
+TASKS = ("qa", "pair-classification")
+
+
+@dataclass
+class PluginConfig:
+    trainer_factory: str
+    task: str = "qa"
+    loss: str | None = None
+    prepare_train_features: str | None = None
+    prepare_validation_features: str | None = None
+    decode: str | None = None
+    probes: list[str] = field(default_factory=lambda: ["all"])
+    steps: int = 30
+    capture_every: int = 10
+    samples: int = 4
+    strict: bool = False
+    overfit_steps: int = 40
+    alignment_examples: int = 40
+    source: str = "pyproject.toml"
+
+
+_CALLABLE_KEYS = ("trainer_factory", "loss", "prepare_train_features", "prepare_validation_features", "decode")
+_INT_KEYS = ("steps", "capture_every", "samples", "overfit_steps", "alignment_examples")
+
+
+def _read_table(pyproject: Path) -> dict[str, Any]:
+    if not pyproject.is_file():
+        return {}
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with pyproject.open("rb") as handle:
+            return tomllib.load(handle).get("tool", {}).get("qadiag", {})
+    except tomllib.TOMLDecodeError as error:
+        raise QadiagError(f"invalid TOML: {error}", source=str(pyproject)) from None
+
+
+def load_config(rootdir: Path, *, trainer: str | None = None, strict: bool = False) -> PluginConfig:
+    """Read ``[tool.qadiag]``; ``--qadiag-trainer`` and ``--qadiag-strict`` override it."""
+    pyproject = rootdir / "pyproject.toml"
+    table = dict(_read_table(pyproject))
+    where = f"{pyproject} [tool.qadiag]"
+    known = {f.name for f in fields(PluginConfig)} - {"source"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise QadiagError(
+            f"unknown key(s) {', '.join(unknown)}", source=where, fix=f"known keys: {', '.join(sorted(known))}"
+        )
+    if trainer:
+        table["trainer_factory"] = trainer
+    if "trainer_factory" not in table:
+        raise QadiagError(
+            "no trainer factory configured",
+            source=where,
+            fix='add trainer_factory = "mypkg.training:build_trainer" to [tool.qadiag] in pyproject.toml, '
+            "or pass --qadiag-trainer mypkg.training:build_trainer",
+        )
+    _check_types(table, where)
+    config = PluginConfig(**table, source=str(pyproject))
+    config.strict = config.strict or strict
+    if config.task not in TASKS:
+        raise QadiagError(
+            f"task = {config.task!r} is not supported", source=where, fix=f"use one of: {', '.join(TASKS)}"
+        )
+    from qadiag.probes import resolve_probe_names
+
+    config.probes = resolve_probe_names(config.probes if isinstance(config.probes, list) else str(config.probes))
+    return config
+
+
+def _check_types(table: dict[str, Any], where: str) -> None:
+    for key in _CALLABLE_KEYS:
+        value = table.get(key)
+        if value is not None and (not isinstance(value, str) or ":" not in value):
+            raise QadiagError(
+                f"{key} = {value!r} is not a 'module:callable' string",
+                source=where,
+                fix=f'{key} = "mypkg.module:function"',
+            )
+    for key in _INT_KEYS:
+        value = table.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise QadiagError(f"{key} = {value!r} must be a positive integer", source=where)
+    if "strict" in table and not isinstance(table["strict"], bool):
+        raise QadiagError(f"strict = {table['strict']!r} must be true or false", source=where)
+
+
+def resolve_callable(spec: str, *, key: str, rootdir: Path) -> Callable[..., Any]:
+    """Import ``module:attr.path``; the error shows the real import error and what the module has."""
+    module_name, _, attribute = spec.partition(":")
+    if str(rootdir) not in sys.path:
+        sys.path.insert(0, str(rootdir))
+    try:
+        target: Any = importlib.import_module(module_name)
+    except Exception as error:
+        raise QadiagError(
+            f"{key} = {spec!r}: importing {module_name!r} failed with {type(error).__name__}: {error}",
+            fix="check the module path (it is imported from the pytest rootdir and sys.path) and that the module "
+            "imports cleanly on its own",
+        ) from None
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            public = sorted(name for name in dir(target) if not name.startswith("_"))
+            raise QadiagError(
+                f"{key} = {spec!r}: {getattr(target, '__name__', module_name)!r} has no attribute {part!r}",
+                fix=f"it defines: {', '.join(public[:20]) or '(nothing public)'}",
+            )
+        target = getattr(target, part)
+    if not callable(target):
+        raise QadiagError(f"{key} = {spec!r} is a {type(target).__name__}, not a callable")
+    return target
