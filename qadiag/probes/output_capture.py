@@ -118,23 +118,32 @@ class OutputCaptureProbe(Probe):
                 )
 
     def _check_user_decoder(self, records: list[dict[str, Any]], batch: MicroBatch, step: int) -> None:
+        """QD405: the user's sample decoder must give the span the logits point at: the reference
+        decoding, or at least the textbook one (argmax of start_logits to argmax of end_logits)."""
         decode = self.options.decode
         if decode is None:
             return
         theirs = list(decode(batch.outputs, batch.inputs, self.tokenizer))[: len(records)]
-        for record, their_prediction in zip(records, theirs):
+        textbook = textbook_spans(batch.outputs, batch.inputs, self.tokenizer, len(theirs))
+        for record, their_prediction, (acceptable, from_start_only) in zip(records, theirs, textbook):
             text = their_prediction.get("prediction", "") if isinstance(their_prediction, dict) else their_prediction
             record["user_prediction"] = text
-            if squash(text) != squash(record["prediction"]):
-                self.report_new(
-                    "QD405",
-                    f"your decoder gives {text!r} for sample {record['sample']} at step {step}, the reference "
-                    f"decoding gives {record['prediction']!r} (tokens {record['pred_start']}-{record['pred_end']})",
-                    "take the start index from start_logits and the end index from end_logits, only among context "
-                    "tokens, with end >= start and a maximum answer length; skip special and padding tokens",
-                    step=step,
-                    source=_callable_name(decode),
-                )
+            if squash(text) in {squash(record["prediction"]), squash(acceptable)}:
+                continue
+            cause = (
+                "it is the start token alone: the end index was taken from start_logits (seed 000)"
+                if squash(text) == squash(from_start_only)
+                else f"the logits point at {acceptable!r} (argmax start to argmax end)"
+            )
+            self.report_new(
+                "QD405",
+                f"your decoder gives {text!r} for sample {record['sample']} at step {step}, the reference decoding "
+                f"gives {record['prediction']!r}; {cause}",
+                "take the start index from start_logits and the end index from end_logits, only among context "
+                "tokens, with end >= start and a maximum answer length; skip special and padding tokens",
+                step=step,
+                source=_callable_name(decode),
+            )
 
     # -- outputs ---------------------------------------------------------------------------------
     def _write_jsonl(self, records: list[dict[str, Any]]) -> None:
@@ -161,6 +170,18 @@ class OutputCaptureProbe(Probe):
             writer = _tensorboard_writer(self.trainer)
             if writer is not None:
                 writer.add_text("samples/predictions", markdown_table(columns, records), state.global_step)
+
+
+def textbook_spans(outputs: Any, inputs: Any, tokenizer: Any, limit: int) -> list[tuple[str, str]]:
+    """Per sample: the argmax-start..argmax-end decoding ("" when end < start), and the start token alone."""
+    start_logits, end_logits = outputs["start_logits"], outputs["end_logits"]
+    spans = []
+    for i in range(limit):
+        ids = [int(token) for token in inputs["input_ids"][i]]
+        start, end = int(start_logits[i].argmax()), int(end_logits[i].argmax())
+        full = tokenizer.decode(ids[start : end + 1], skip_special_tokens=True) if end >= start else ""
+        spans.append((full, tokenizer.decode(ids[start : start + 1], skip_special_tokens=True)))
+    return spans
 
 
 def _tensorboard_writer(trainer: Any) -> Any:
