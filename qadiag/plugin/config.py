@@ -31,6 +31,11 @@ class PluginConfig:
     alignment_examples: int = 40
     source: str = "pyproject.toml"
 
+    def __post_init__(self) -> None:
+        from qadiag.probes import resolve_probe_names
+
+        self.probes = resolve_probe_names(self.probes if isinstance(self.probes, list) else str(self.probes))
+
 
 _CALLABLE_KEYS = ("trainer_factory", "loss", "prepare_train_features", "prepare_validation_features", "decode")
 _INT_KEYS = ("steps", "capture_every", "samples", "overfit_steps", "alignment_examples")
@@ -77,9 +82,6 @@ def load_config(rootdir: Path, *, trainer: str | None = None, strict: bool = Fal
         raise QadiagError(
             f"task = {config.task!r} is not supported", source=where, fix=f"use one of: {', '.join(TASKS)}"
         )
-    from qadiag.probes import resolve_probe_names
-
-    config.probes = resolve_probe_names(config.probes if isinstance(config.probes, list) else str(config.probes))
     return config
 
 

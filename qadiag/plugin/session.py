@@ -279,6 +279,15 @@ def gradient_accumulation_check(config: PluginConfig, rootdir: Path, setup: Tiny
     return gradient_accumulation_invariance(build, steps=2)
 
 
+def without_dropout(model: Any) -> Any:
+    from torch import nn
+
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+    return model
+
+
 def span_accuracy(trainer: Any, dataset: Any, tokenizer: Any) -> float:
     """Share of features whose reference-decoded prediction is exactly the gold span (or label)."""
     import torch

@@ -21,11 +21,11 @@ PROBE_NAMES = (*PROBE_CLASSES, "alignment")
 def resolve_probe_names(probes: str | Sequence[str]) -> list[str]:
     """``"all"``, ``"none"``, a comma-separated string or a list -> validated probe names."""
     if isinstance(probes, str):
-        if probes == "all":
-            return list(PROBE_NAMES)
-        if probes in ("none", ""):
-            return []
         probes = [name.strip() for name in probes.split(",") if name.strip()]
+    if list(probes) == ["all"]:
+        return list(PROBE_NAMES)
+    if list(probes) in ([], ["none"]):
+        return []
     unknown = [name for name in probes if name not in PROBE_NAMES]
     if unknown:
         from qadiag.errors import QadiagError

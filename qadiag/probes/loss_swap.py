@@ -239,6 +239,7 @@ def gradient_accumulation_invariance(build: Callable[[int, int], Any], steps: in
 
 
 def same_loss_loose(a: float, b: float) -> bool:
+    """Equal up to what a user model's own dropout can change; scaling bugs are a factor of 2 or more."""
     import math
 
-    return math.isclose(a, b, rel_tol=2e-3, abs_tol=1e-5)
+    return math.isclose(a, b, rel_tol=0.1, abs_tol=1e-5)
