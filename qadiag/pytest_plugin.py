@@ -66,6 +66,15 @@ class QadiagState:
             self._config = load_config(self.rootdir, trainer=option("qadiag_trainer"), strict=option("qadiag_strict"))
         return self._config
 
+    def resolve_callables(self) -> None:
+        """Import every configured ``module:callable`` now, so a typo is one clear error at collection."""
+        from qadiag.plugin.config import CALLABLE_KEYS, resolve_callable
+
+        for key in CALLABLE_KEYS:
+            spec = getattr(self.config, key)
+            if spec:
+                resolve_callable(spec, key=key, rootdir=self.rootdir)
+
     def setup(self) -> Any:
         if self._setup is None:
             import tempfile
@@ -112,6 +121,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     state = _state(config)
     try:
         probes = state.config.probes
+        state.resolve_callables()
     except QadiagError as error:
         raise pytest.UsageError(f"qadiag: {error}") from None
     collector = QadiagCollector.from_parent(session, name="qadiag", path=state.rootdir / "pyproject.toml")

@@ -37,7 +37,7 @@ class PluginConfig:
         self.probes = resolve_probe_names(self.probes if isinstance(self.probes, list) else str(self.probes))
 
 
-_CALLABLE_KEYS = ("trainer_factory", "loss", "prepare_train_features", "prepare_validation_features", "decode")
+CALLABLE_KEYS = ("trainer_factory", "loss", "prepare_train_features", "prepare_validation_features", "decode")
 _INT_KEYS = ("steps", "capture_every", "samples", "overfit_steps", "alignment_examples")
 
 
@@ -86,7 +86,7 @@ def load_config(rootdir: Path, *, trainer: str | None = None, strict: bool = Fal
 
 
 def _check_types(table: dict[str, Any], where: str) -> None:
-    for key in _CALLABLE_KEYS:
+    for key in CALLABLE_KEYS:
         value = table.get(key)
         if value is not None and (not isinstance(value, str) or ":" not in value):
             raise QadiagError(

@@ -190,7 +190,12 @@ _CRASH_OWNERS = {
 _LIBRARY_PARTS = ("/transformers/", "/torch/", "/accelerate/", "/qadiag/", "/datasets/", "/site-packages/")
 
 
-def attribute_crash(error: BaseException, observer_returns: set[str] | None = None) -> Crash:
+def _crashed_in(frames: list[Any], function: Any) -> bool:
+    code = getattr(function, "__code__", None)
+    return code is not None and any(f.name == code.co_name and f.filename == code.co_filename for f in frames)
+
+
+def attribute_crash(error: BaseException, trainer: Any = None, observer_returns: set[str] | None = None) -> Crash:
     """The probe a training crash concerns, with the user's frame and a fix."""
     frames = traceback.extract_tb(error.__traceback__)
     user_frames = [f for f in frames if not any(part in f.filename.replace("\\", "/") for part in _LIBRARY_PARTS)]
@@ -202,12 +207,18 @@ def attribute_crash(error: BaseException, observer_returns: set[str] | None = No
         code, probe, fix = "QD304", "loss-swap", "add `num_items_in_batch=None` to the override's signature"
     elif isinstance(error, TypeError) and "start_time" in str(error):
         code, probe, fix = "QD305", "loss-swap", "declare `def log(self, logs, start_time=None)`"
+    elif _crashed_in(frames, getattr(trainer, "compute_loss_func", None)):
+        code, probe = "QD301", "loss-swap"
+        fix = (
+            "transformers calls compute_loss_func only for batches with a 'labels' key (4.x) and with labels=None "
+            "for QA batches (5.x): override compute_loss and call your loss with (start_positions, end_positions)"
+        )
     elif observer_returns and observer_returns - {"Tensor"}:
         code, probe, fix = "QD306", "loss-swap", "return only the detached loss tensor from training_step"
     else:
         code, probe = "QD308", _CRASH_OWNERS.get(method or "", "loss-swap")
         fix = "fix the exception in your trainer code at the location shown (the traceback is in the evidence)"
-    message = f"the tiny training run crashed in {method or 'your code'}: {text}"
+    message = f"the tiny training run crashed{f' in {method}()' if method else ''}: {text}"
     item = finding(code, message, fix, source=where, evidence={"traceback": "".join(traceback.format_exception(error))})
     return Crash(probe=probe, finding=replace(item, probe=probe))
 
@@ -244,7 +255,7 @@ def run_shared(config: PluginConfig, rootdir: Path, workdir: Path | None = None)
         trainer.train()
         trainer.evaluate()
     except Exception as error:
-        result.crash = attribute_crash(error, probes.observer.training_step_returns)
+        result.crash = attribute_crash(error, trainer, probes.observer.training_step_returns)
     report = probes.finish()
     result.findings = report.findings + ([result.crash.finding] if result.crash else [])
     result.samples = report.samples

@@ -11,6 +11,8 @@ the trainable parameters, and ``gradient_accumulation_invariance`` runs the GA c
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,10 @@ from typing import Any
 from qadiag.findings import Finding, finding
 from qadiag.probes.base import DeclaredLossError, Probe, output_field, recompute_declared_loss, same_loss
 from qadiag.probes.observe import MicroBatch, Observer
+
+
+# A call such as `smoothed_qa_loss(`, `self.loss_fn(`, `F.cross_entropy(`, `focal(` (not `compute_loss(`).
+_OWN_LOSS_CALL = re.compile(r"\b(?!compute_loss\b)(\w*loss\w*|cross_entropy|nll|kl_div|focal\w*)\s*\(", re.IGNORECASE)
 
 
 @dataclass
@@ -138,7 +144,7 @@ class LossSwapProbe(Probe):
             )
         elif (
             self.intended is None
-            and self._compute_loss_overridden()
+            and self._override_calls_a_loss()
             and self.observed_batches
             and (self.builtin_batches == self.observed_batches)
         ):
@@ -170,6 +176,16 @@ class LossSwapProbe(Probe):
         from transformers import Trainer
 
         return type(self.trainer).compute_loss is not Trainer.compute_loss
+
+    def _override_calls_a_loss(self) -> bool:
+        """An override that calls a loss function of its own (not just super() or outputs.loss)."""
+        if not self._compute_loss_overridden():
+            return False
+        try:
+            source = inspect.getsource(type(self.trainer).compute_loss)
+        except (OSError, TypeError):
+            return False
+        return bool(_OWN_LOSS_CALL.search(source))
 
     def _report_training_step_returns(self) -> None:
         odd = sorted(self.observer.training_step_returns - {"Tensor"}) if self.observer else []

@@ -181,10 +181,15 @@ class Observer:
         outer, self.active_evaluation = self.active_evaluation, call
         try:
             result = self._originals["evaluate" if kind is RowKind.EVAL else "predict"](*args, **kwargs)
+            metrics = result if isinstance(result, dict) else getattr(result, "metrics", None)
+            call.returned = dict(metrics) if isinstance(metrics, dict) else None
+            return result
         finally:
+            # Also when evaluate() raised: what the loop did before the crash explains it.
             self.active_evaluation = outer
-        metrics = result if isinstance(result, dict) else getattr(result, "metrics", None)
-        call.returned = dict(metrics) if isinstance(metrics, dict) else None
+            self._finish_evaluation(call, outer)
+
+    def _finish_evaluation(self, call: EvaluationCall, outer: EvaluationCall | None) -> None:
         if outer is None:
             self.evaluations.append(call)
             for listener in self.evaluation_listeners:
@@ -194,7 +199,6 @@ class Observer:
             outer.loop_metrics.extend(call.loop_metrics)
             outer.input_keys_seen |= call.input_keys_seen
             outer.batches += call.batches
-        return result
 
     def _evaluation_loop(self, *args: Any, **kwargs: Any) -> Any:
         output = self._originals["evaluation_loop"](*args, **kwargs)

@@ -170,6 +170,13 @@ def postprocess_qa_predictions(
     ``(start_logits, end_logits)`` pair of arrays from ``Trainer.predict``/``evaluation_loop``.
     """
     start_logits, end_logits = (np.asarray(p) for p in predictions[:2])
+    if start_logits.ndim != 2 or end_logits.shape != start_logits.shape:
+        shapes = ", ".join(str(np.shape(p)) for p in predictions)
+        raise ValueError(
+            f"expected (start_logits, end_logits) of shape [features, tokens], got arrays of shapes {shapes}; "
+            "if the first one is the loss, the Trainer did not know the label names (set "
+            "TrainingArguments(label_names=['start_positions', 'end_positions']))"
+        )
     feature_example_ids = _column(features, "example_id")
     if len(start_logits) != len(feature_example_ids):
         raise ValueError(

@@ -1,0 +1,85 @@
+"""`qadiag train`: argument handling and bad input (one-line errors, exit 2, nothing written)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qadiag.cli import main
+from qadiag.train import parse_arguments
+
+
+def write_jsonl(path, records):
+    path.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records), encoding="utf-8")
+    return path
+
+
+GOOD = {"id": "a", "question": "Where?", "context": "She lives in Busan.", "answers": {"text": ["Busan"],
+                                                                                       "answer_start": [13]}}
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ({k: v for k, v in GOOD.items() if k != "question"}, "field 'question' is missing"),
+        ({**GOOD, "context": "   "}, "field 'context' is empty"),
+        ({**GOOD, "answers": {"text": ["Busan"], "answer_start": [3]}}, "answer_start 3 points at ' live'"),
+        ({**GOOD, "answers": {"text": ["Seoul"], "answer_start": [0]}}, "the text is not in the context"),
+        ({**GOOD, "answers": {"text": ["Busan", "x"], "answer_start": [13]}}, "2 text(s) but 1 answer_start"),
+        ({**GOOD, "answers": "Busan"}, "field 'answers' must be"),
+    ],
+)
+def test_bad_qa_records_are_one_line_errors_naming_file_and_record(tmp_path, capsys, record, expected):
+    train = write_jsonl(tmp_path / "train.jsonl", [GOOD, {**record, "id": "b"}])
+    output_dir = tmp_path / "out"
+    code = main(["train", "--train_file", str(train), "--validation_file", str(train),
+                 "--output_dir", str(output_dir)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1, err
+    assert str(train) in err and "line 2" in err and expected in err
+    assert not output_dir.exists()
+
+
+def test_invalid_json_and_unreadable_files(tmp_path, capsys):
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps(GOOD) + "\n{not json\n", encoding="utf-8")
+    assert main(["train", "--train_file", str(broken), "--output_dir", str(tmp_path / "o")]) == 2
+    assert "line 2" in capsys.readouterr().err
+    assert main(["train", "--train_file", str(tmp_path / "missing.jsonl"), "--output_dir", str(tmp_path / "o")]) == 2
+    assert "missing.jsonl" in capsys.readouterr().err
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    assert main(["train", "--train_file", str(binary), "--output_dir", str(tmp_path / "o")]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+
+
+def test_bad_pair_records(tmp_path, capsys):
+    train = write_jsonl(tmp_path / "pairs.jsonl", [{"sentence1": "a", "sentence2": "b", "label": "yes"}])
+    assert main(["train", "--task", "pair-classification", "--train_file", str(train),
+                 "--output_dir", str(tmp_path / "o")]) == 2
+    assert "field 'label' is 'yes'" in capsys.readouterr().err
+
+
+def test_unknown_task_and_unknown_probe_exit_2_without_traceback(tmp_path):
+    for extra in (["--task", "summarization"], ["--probes", "loss-swapp"]):
+        result = subprocess.run([sys.executable, "-m", "qadiag", "train", "--output_dir", str(tmp_path / "o"), *extra],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+    assert "loss-swap" in result.stderr  # the unknown probe's error lists the real names
+
+
+def test_defaults_are_tuned_for_the_tiny_model_but_explicit_flags_win():
+    task_args, args = parse_arguments(["--learning_rate", "0.01", "--output_dir", "x"])
+    assert args.learning_rate == 0.01
+    assert args.eval_strategy == "epoch" and args.do_train and args.do_eval
+    assert args.report_to == [] or args.report_to == "none"
+    _, args = parse_arguments(["--model_name_or_path", "somewhere", "--output_dir", "x"])
+    assert args.learning_rate == 5e-5  # HF's default for a real checkpoint
+
+
+def test_model_path_that_is_not_a_model_directory(tmp_path, capsys):
+    assert main(["train", "--model_name_or_path", str(tmp_path), "--output_dir", str(tmp_path / "o")]) == 2
+    assert "cannot load a model" in capsys.readouterr().err
