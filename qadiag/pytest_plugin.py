@@ -124,7 +124,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         state.resolve_callables()
     except QadiagError as error:
         raise pytest.UsageError(f"qadiag: {error}") from None
-    collector = QadiagCollector.from_parent(session, name="qadiag", path=state.rootdir / "pyproject.toml")
+    collector = QadiagCollector.from_parent(
+        session, name="qadiag", path=state.rootdir / "pyproject.toml", nodeid="qadiag"
+    )
     items.extend(QadiagItem.from_parent(collector, name=name, probe=name) for name in ITEM_ORDER if name in probes)
 
 

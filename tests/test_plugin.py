@@ -11,6 +11,22 @@ EXAMPLE = ROOT / "examples" / "qa_project"
 ITEMS = ["alignment", "output-capture", "loss-swap", "log-keys", "eval-loss"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def heavy_modules_loaded_once():
+    """pytester's in-process runs drop the modules a run imported; Rust extensions (tokenizers,
+    safetensors) refuse to load twice in one process, so load everything a qadiag run needs up front."""
+    import qadiag.api
+    import qadiag.plugin.session
+    import qadiag.probes.alignment
+    import qadiag.probes.eval_loss
+    import qadiag.probes.log_keys
+    import qadiag.probes.loss_swap
+    import qadiag.probes.output_capture
+    import qadiag.tasks.qa.trainer
+    import qadiag.tiny
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments  # noqa: F401
+
+
 @pytest.fixture
 def project(pytester):
     for path in EXAMPLE.rglob("*"):
@@ -46,43 +62,63 @@ def test_correct_project_passes_every_item_and_its_own_tests(project):
 
 
 def test_unprefixed_metrics_fail_log_keys_with_the_code_and_fix(project):
-    plant(project, "src/qa_project/training.py",
-          'metrics[key if key.startswith(f"{metric_key_prefix}_") else f"{metric_key_prefix}_{key}"] = value',
-          "metrics[key] = value")
+    plant(
+        project,
+        "src/qa_project/training.py",
+        'metrics[key if key.startswith(f"{metric_key_prefix}_") else f"{metric_key_prefix}_{key}"] = value',
+        "metrics[key] = value",
+    )
     result = run(project, "-k", "qadiag")
     assert outcomes(result)["log-keys"] == "FAILED"
-    result.stdout.fnmatch_lines(["*QD103 error*log-keys*exact_match*", "*fix: in your evaluate(), prefix every metric*"])
+    result.stdout.fnmatch_lines(
+        ["*QD103 error*log-keys*exact_match*", "*fix: in your evaluate(), prefix every metric*"]
+    )
 
 
 def test_missing_eval_labels_fail_eval_loss_with_the_cause(project):
-    plant(project, "src/qa_project/preprocessing.py",
-          '''    tokenized["start_positions"], tokenized["end_positions"] = _positions(tokenized, examples, tokenizer)
-    sample_mapping''', "    sample_mapping")
+    plant(
+        project,
+        "src/qa_project/preprocessing.py",
+        """    tokenized["start_positions"], tokenized["end_positions"] = _positions(tokenized, examples, tokenizer)
+    sample_mapping""",
+        "    sample_mapping",
+    )
     plant(project, "src/qa_project/training.py", "labels = (inputs.pop", "labels = (inputs.pop")
     result = run(project, "-k", "eval-loss")
     result.stdout.fnmatch_lines(["*QD201 error*has no end_positions, start_positions column*"])
 
 
-def test_bypassed_custom_loss_fails_loss_swap(project):
-    plant(project, "src/qa_project/training.py",
-          '''        labels = (inputs.pop("start_positions"), inputs.pop("end_positions"))
+SEED_003_GUARD = (
+    """        labels = (inputs.pop("start_positions"), inputs.pop("end_positions"))
         outputs = model(**inputs)
-        loss = smoothed_span_loss(outputs, labels, num_items_in_batch)''',
-          '''        labels = None
+        loss = smoothed_span_loss(outputs, labels, num_items_in_batch)""",
+    """        labels = None
         if self.label_smoother is not None:
             labels = (inputs.pop("start_positions"), inputs.pop("end_positions"))
         outputs = model(**inputs)
-        loss = smoothed_span_loss(outputs, labels, num_items_in_batch) if labels else outputs["loss"]''')
+        loss = smoothed_span_loss(outputs, labels, num_items_in_batch) if labels else outputs["loss"]""",
+)
+
+
+def test_bypassed_custom_loss_fails_loss_swap(project):
+    plant(project, "src/qa_project/training.py", *SEED_003_GUARD)
     result = run(project, "-k", "loss-swap")
     result.stdout.fnmatch_lines(["*QD301 error*loss-swap*smoothed_span_loss*"])
 
 
 def test_stale_signature_is_a_finding_not_a_traceback(project):
-    plant(project, "src/qa_project/training.py",
-          "def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):",
-          "def compute_loss(self, model, inputs, return_outputs=False):")
-    plant(project, "src/qa_project/training.py", "smoothed_span_loss(outputs, labels, num_items_in_batch)",
-          "smoothed_span_loss(outputs, labels)")
+    plant(
+        project,
+        "src/qa_project/training.py",
+        "def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):",
+        "def compute_loss(self, model, inputs, return_outputs=False):",
+    )
+    plant(
+        project,
+        "src/qa_project/training.py",
+        "smoothed_span_loss(outputs, labels, num_items_in_batch)",
+        "smoothed_span_loss(outputs, labels)",
+    )
     result = run(project, "-k", "loss-swap or log-keys")
     result.stdout.fnmatch_lines(["*QD304 error*does not accept num_items_in_batch*"])
     result.stdout.fnmatch_lines(["*the shared tiny run crashed*reported by qadiag::loss-swap*"])
@@ -90,19 +126,19 @@ def test_stale_signature_is_a_finding_not_a_traceback(project):
 
 
 def test_off_by_one_preprocessing_fails_alignment_with_a_minimal_example(project):
-    plant(project, "src/qa_project/preprocessing.py", "ends.append(token_end + 1)", "ends.append(token_end + 2)")
+    plant(
+        project,
+        "src/qa_project/preprocessing.py",
+        "        ends.append(token_end + 1)",
+        "        ends.append(token_end + 2)",
+    )
     result = run(project, "-k", "alignment")
     result.stdout.fnmatch_lines(["*QD501 error*alignment*labels*decode to*"])
 
 
 def test_warnings_pass_unless_strict(project):
     plant(project, "pyproject.toml", 'loss = "qa_project.losses:smoothed_span_loss"\n', "")
-    plant(project, "src/qa_project/training.py",
-          '''        labels = (inputs.pop("start_positions"), inputs.pop("end_positions"))
-        outputs = model(**inputs)
-        loss = smoothed_span_loss(outputs, labels, num_items_in_batch)''',
-          '''        outputs = model(**inputs)
-        loss = outputs["loss"]''')
+    plant(project, "src/qa_project/training.py", *SEED_003_GUARD)
     relaxed = run(project, "-k", "loss-swap")
     relaxed.assert_outcomes(passed=1, warnings=1)
     relaxed.stdout.fnmatch_lines(["*QadiagWarning: QD302*"])
@@ -111,9 +147,12 @@ def test_warnings_pass_unless_strict(project):
 
 
 def test_junit_xml_names_the_failing_probe_and_code(project):
-    plant(project, "src/qa_project/training.py",
-          'metrics[key if key.startswith(f"{metric_key_prefix}_") else f"{metric_key_prefix}_{key}"] = value',
-          "metrics[key] = value")
+    plant(
+        project,
+        "src/qa_project/training.py",
+        'metrics[key if key.startswith(f"{metric_key_prefix}_") else f"{metric_key_prefix}_{key}"] = value',
+        "metrics[key] = value",
+    )
     xml = project.path / "report.xml"
     run(project, "-k", "log-keys", f"--junitxml={xml}")
     text = xml.read_text(encoding="utf-8")
@@ -124,10 +163,14 @@ def test_junit_xml_names_the_failing_probe_and_code(project):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (('trainer_factory = "qa_project.training:build_trainer"', 'trainer_factory = "qa_project.nope:build"'),
-         "importing 'qa_project.nope' failed with ModuleNotFoundError"),
-        (('trainer_factory = "qa_project.training:build_trainer"', 'trainer_factory = "qa_project.training:nope"'),
-         "has no attribute 'nope'"),
+        (
+            ('trainer_factory = "qa_project.training:build_trainer"', 'trainer_factory = "qa_project.nope:build"'),
+            "importing 'qa_project.nope' failed with ModuleNotFoundError",
+        ),
+        (
+            ('trainer_factory = "qa_project.training:build_trainer"', 'trainer_factory = "qa_project.training:nope"'),
+            "has no attribute 'nope'",
+        ),
         (('trainer_factory = "qa_project.training:build_trainer"\n', ""), "no trainer factory configured"),
         (('task = "qa"', 'task = "ner"'), "task = 'ner' is not supported"),
         (('task = "qa"', 'task = "qa"\nstepz = 3'), "unknown key(s) stepz"),
@@ -142,8 +185,12 @@ def test_broken_config_is_one_clear_error(project, edit, message):
 
 
 def test_factory_asking_for_an_unknown_parameter_lists_what_is_provided(project):
-    plant(project, "src/qa_project/training.py", "compute_metrics, post_process_function):",
-          "compute_metrics, post_process_function, scheduler):")
+    plant(
+        project,
+        "src/qa_project/training.py",
+        "compute_metrics, post_process_function):",
+        "compute_metrics, post_process_function, scheduler):",
+    )
     result = run(project, "-k", "log-keys")
     result.stdout.fnmatch_lines(["*asks for 'scheduler', which qadiag does not provide*rename the parameter*"])
 

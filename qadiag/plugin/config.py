@@ -23,12 +23,12 @@ class PluginConfig:
     prepare_validation_features: str | None = None
     decode: str | None = None
     probes: list[str] = field(default_factory=lambda: ["all"])
-    steps: int = 30
+    steps: int = 20
     capture_every: int = 10
     samples: int = 4
     strict: bool = False
-    overfit_steps: int = 40
-    alignment_examples: int = 40
+    overfit_steps: int = 30
+    alignment_examples: int = 30
     source: str = "pyproject.toml"
 
     def __post_init__(self) -> None:

@@ -371,5 +371,5 @@ def alignment_check(config: PluginConfig, setup: TinySetup) -> list[Finding]:
     sample = [examples[i] for i in range(min(config.alignment_examples, len(examples)))]
     found = check_alignment(sample, prepare, setup.tokenizer(), source=source).findings
     if not found:
-        found = check_alignment_property(prepare, setup.tokenizer(), source=source, max_examples=40)
+        found = check_alignment_property(prepare, setup.tokenizer(), source=source, max_examples=30)
     return found

@@ -244,3 +244,9 @@ def check_alignment_property(
             for item in failures
         ]
     return []
+
+
+def _describe(example: Mapping[str, Any]) -> str:
+    answers = example["answers"]
+    answer = f"{answers['text'][0]!r} at {answers['answer_start'][0]}" if answers["text"] else "none"
+    return f"question={example['question']!r}, context={example['context']!r}, answer={answer}"

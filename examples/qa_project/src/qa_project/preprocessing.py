@@ -27,20 +27,20 @@ def _positions(tokenized, examples, tokenizer):
             continue
         start_char = answers["answer_start"][0]
         end_char = start_char + len(answers["text"][0])
-        token_start = 0
-        while sequence_ids[token_start] != 1:
-            token_start += 1
-        token_end = len(input_ids) - 1
-        while sequence_ids[token_end] != 1:
-            token_end -= 1
-        if not (offsets[token_start][0] <= start_char and offsets[token_end][1] >= end_char):
+        context_start = sequence_ids.index(1)
+        context_end = len(sequence_ids) - 1 - sequence_ids[::-1].index(1)
+        if not (offsets[context_start][0] <= start_char and offsets[context_end][1] >= end_char):
             starts.append(cls_index)
             ends.append(cls_index)
             continue
-        while token_start < len(offsets) and offsets[token_start][0] <= start_char:
+        # Stay inside the context: [SEP] and padding have offsets (0, 0), which run_qa.py's unbounded
+        # loop walks into when the answer ends the window (qadiag::alignment found that one).
+        token_start = context_start
+        while token_start <= context_end and offsets[token_start][0] <= start_char:
             token_start += 1
         starts.append(token_start - 1)
-        while offsets[token_end][1] >= end_char:
+        token_end = context_end
+        while token_end >= context_start and offsets[token_end][1] >= end_char:
             token_end -= 1
         ends.append(token_end + 1)
     return starts, ends
