@@ -98,6 +98,8 @@ CODES: dict[str, Code] = {
         ("QD904", E, "malformed JSON"),
         ("QD905", E, "record claims an impossible length"),
         ("QD906", W, "unsupported file version or unknown record type"),
+        ("QD907", W, "log file is empty"),
+        ("QD908", E, "file is not in the format its name says"),
     ),
 }
 

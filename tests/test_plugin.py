@@ -15,16 +15,8 @@ ITEMS = ["alignment", "output-capture", "loss-swap", "log-keys", "eval-loss"]
 def heavy_modules_loaded_once():
     """pytester's in-process runs drop the modules a run imported; Rust extensions (tokenizers,
     safetensors) refuse to load twice in one process, so load everything a qadiag run needs up front."""
-    import qadiag.api
-    import qadiag.plugin.session
-    import qadiag.probes.alignment
-    import qadiag.probes.eval_loss
-    import qadiag.probes.log_keys
-    import qadiag.probes.loss_swap
-    import qadiag.probes.output_capture
-    import qadiag.tasks.qa.trainer
-    import qadiag.tiny
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments  # noqa: F401
+
 
 
 @pytest.fixture
