@@ -1,0 +1,138 @@
+"""``qadiag audit-logs RUN_DIR [RUN_DIR ...]``: arguments, progress, report, exit code.
+
+Exit codes (DESIGN.md §1): 0 no error-level findings, 1 error-level findings (warnings too with
+``--strict``), 2 a usage error or nothing auditable found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from qadiag.audit.discover import LOOKED_FOR, discover
+from qadiag.audit.records import Source
+from qadiag.audit.rules import audit
+from qadiag.errors import QadiagError
+from qadiag.findings import FORMATTERS, is_failure, select
+
+# Show progress when there is this much to read (and stdout is a terminal).
+PROGRESS_MIN_BYTES = 32 << 20
+PROGRESS_EVERY_S = 0.2
+PROGRESS_WIDTH = 100
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qadiag audit-logs",
+        description="Audit finished runs' logs (trainer_state.json, W&B, TensorBoard, MLflow) for "
+        "metrics outside their namespace, missing or non-finite losses, restarts, sources that disagree, "
+        "and damaged files.",
+        epilog="exit status: 0 no errors, 1 error-level findings (or warnings with --strict), "
+        "2 usage error or nothing auditable found",
+    )
+    parser.add_argument(
+        "run_dirs",
+        nargs="+",
+        type=Path,
+        metavar="RUN_DIR",
+        help="directories (searched recursively) or single log files",
+    )
+    parser.add_argument(
+        "--format", choices=sorted(FORMATTERS), default="text", help="report format (default: text)"
+    )
+    parser.add_argument(
+        "--select",
+        type=_codes,
+        default=[],
+        metavar="CODES",
+        help="only these code prefixes, comma-separated (e.g. QD1,QD20)",
+    )
+    parser.add_argument(
+        "--ignore",
+        type=_codes,
+        default=[],
+        metavar="CODES",
+        help="leave out these code prefixes, comma-separated",
+    )
+    parser.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+    parser.add_argument("--no-progress", action="store_true", help="never show the progress line")
+    return parser
+
+
+def _codes(text: str) -> list[str]:
+    codes = [part.strip().upper() for part in text.split(",") if part.strip()]
+    bad = [code for code in codes if not code.startswith("QD")]
+    if bad:
+        raise argparse.ArgumentTypeError(f"{', '.join(bad)}: codes start with QD (e.g. QD1, QD204)")
+    return codes
+
+
+class Progress:
+    """A one-line ``bytes read / total`` display on stderr, for big audits at a terminal."""
+
+    def __init__(self, sources: Sequence[Source], stream: TextIO) -> None:
+        self.stream = stream
+        self.sizes = {source: source.size for source in sources}
+        self.total = sum(self.sizes.values())
+        self.done = 0
+        self.last = 0.0
+
+    def update(self, source: Source, offset: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_EVERY_S:
+            self.last = now
+            self._show(self.done + min(offset, self.sizes[source]), source.name)
+
+    def finished(self, source: Source) -> None:
+        self.done += self.sizes[source]
+        self._show(self.done, source.name)
+
+    def _show(self, done: int, name: str) -> None:
+        percent = 100 * done / self.total if self.total else 100
+        status = f"audit-logs: {done / 2**20:,.1f}/{self.total / 2**20:,.1f} MB ({percent:.0f}%) "
+        room = PROGRESS_WIDTH - len(status)
+        shown = name if len(name) <= room else "..." + name[-(room - 3) :]
+        self.stream.write(f"\r{status}{shown:<{room}}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\r" + " " * PROGRESS_WIDTH + "\r")
+        self.stream.flush()
+
+
+def _progress(sources: Sequence[Source], quiet: bool) -> Progress | None:
+    if quiet or not sys.stdout.isatty() or not sys.stderr.isatty():
+        return None
+    progress = Progress(sources, sys.stderr)
+    return progress if progress.total >= PROGRESS_MIN_BYTES else None
+
+
+def main(argv: Sequence[str]) -> int:
+    try:
+        args = build_parser().parse_args(list(argv))
+    except SystemExit as exit_:
+        return 0 if exit_.code == 0 else 2
+    missing = [str(path) for path in args.run_dirs if not path.exists()]
+    if missing:
+        raise QadiagError(
+            f"no such file or directory: {', '.join(missing)}", fix="pass existing run directories"
+        )
+    found = discover(args.run_dirs)
+    if not found.sources and not found.findings:
+        raise QadiagError(
+            f"nothing auditable under {', '.join(map(str, args.run_dirs))}: looked for {LOOKED_FOR}",
+            fix="pass the training output dir, the wandb/ dir, the TensorBoard log dir or the mlruns/ dir",
+        )
+    progress = _progress(found.sources, args.no_progress)
+    try:
+        findings = found.findings + audit(found.sources, found.output_dirs, progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    shown = select(findings, args.select, args.ignore)
+    print(FORMATTERS[args.format](shown))
+    return 1 if any(is_failure(item, args.strict) for item in shown) else 0

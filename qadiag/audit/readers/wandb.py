@@ -1,0 +1,432 @@
+"""W&B ``run-<id>.wandb`` transaction logs (and ``files/wandb-summary.json``) -> log rows, streamed.
+
+The framing, checked against wandb 0.31 (wandb-core writes it; no Python reader ships with wandb):
+a 7-byte header ``:W&B``, uint16 LE ``0xBEE1``, version byte ``0``; then LevelDB log framing in
+32 KiB blocks: chunks ``<IHB`` = CRC-32 (zlib, over the type byte and the payload), payload length,
+type (FULL=1, FIRST=2, MIDDLE=3, LAST=4), the payload; a block tail shorter than a chunk header is
+zero padding. The header counts towards block 0, except in files written by wandb-core before
+0.17.6, whose blocks start 7 bytes later (wandb PR #8088): the reader tells the two apart by which
+layout the first two blocks parse under. Each record is a ``wandb_internal_pb2.Record``; a
+``history`` record is one ``wandb.log`` call, its items keyed by ``".".join(nested_key) or key``
+with the value as JSON in ``value_json`` (bare ``NaN``/``Infinity`` included).
+
+A damaged chunk is reported with its byte offset and reading resumes at the next block, as LevelDB
+does; a file cut short (a killed run) is reported and everything before the cut is kept. Only the
+record types the audit needs (history, config, run) are decoded: the type is read from the encoded
+record first (wandb-core writes the fields outside the ``record_type`` oneof, such as ``num`` and
+``_info``, before it), which skips the ``summary`` record that precedes every history record.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import zlib
+from collections.abc import Iterator
+from operator import attrgetter
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from qadiag.audit.readers.base import Problems
+from qadiag.audit.records import SETTING_NAMES, Item, LogRow, Setting, Source, trainer_key
+from qadiag.namespaces import TRAIN_SUMMARY_KEYS
+
+MAGIC = b":W&B"
+HEADER = MAGIC + struct.pack("<HB", 0xBEE1, 0)
+BLOCK = 32768
+CHUNK_HEADER = 7
+FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+BLOCKS_PER_READ = 32
+MAX_RECORD = 64 << 20
+MAX_SUMMARY = 16 << 20
+
+# Record fields (wandb_internal.proto) the audit decodes: history, config, run.
+HISTORY, CONFIG, RUN = 2, 5, 17
+AUDITED_RECORDS = frozenset({HISTORY, CONFIG, RUN})
+STEP_KEY = "train/global_step"
+
+_chunk_header = struct.Struct("<IHB")
+_LEADING_NUM = re.compile(rb"\x08[\x80-\xff]{0,9}[\x00-\x7f]")
+
+
+def _walk(head: bytes, origin: int) -> int:
+    """How many valid chunks the start of a file holds if its blocks start at ``origin``."""
+    pos, valid = CHUNK_HEADER, 0
+    while pos + CHUNK_HEADER <= len(head):
+        block_end = origin + ((pos - origin) // BLOCK + 1) * BLOCK
+        if block_end - pos < CHUNK_HEADER:
+            pos = block_end
+            continue
+        crc, length, kind = _chunk_header.unpack_from(head, pos)
+        end = pos + CHUNK_HEADER + length
+        if (
+            end > block_end
+            or end > len(head)
+            or not FULL <= kind <= LAST
+            or zlib.crc32(head[pos + 6 : end]) != crc
+        ):
+            break
+        valid += 1
+        pos = end
+    return valid
+
+
+def block_origin(head: bytes) -> int:
+    """0 for files from wandb >= 0.17.6 (header inside block 0), 7 for older wandb-core files."""
+    if len(head) <= BLOCK:
+        return 0
+    return CHUNK_HEADER if _walk(head, CHUNK_HEADER) > _walk(head, 0) else 0
+
+
+class _Assembler:
+    """Joins FIRST/MIDDLE/LAST chunks into records, within a size cap."""
+
+    def __init__(self, problems: Problems) -> None:
+        self.problems = problems
+        self.parts: list[bytes] | None = None
+        self.size = 0
+        self.offset = 0
+        self.resyncing = False
+
+    def drop(self) -> None:
+        self.parts, self.size = None, 0
+
+    def add(self, kind: int, payload: bytes, offset: int) -> Iterator[tuple[int, bytes] | Any]:
+        if kind in (FULL, FIRST):
+            if self.parts is not None:
+                yield from self.problems.corrupt(
+                    f"record split across blocks from byte {self.offset} never got its last part",
+                    offset,
+                    "it was skipped",
+                )
+            self.resyncing = False
+            if kind == FULL:
+                self.drop()
+                yield offset, payload
+            else:
+                self.parts, self.size, self.offset = [payload], len(payload), offset
+            return
+        if self.parts is None:
+            if not self.resyncing:
+                yield from self.problems.corrupt(
+                    "continuation chunk without the start of its record", offset, "it was skipped"
+                )
+            return
+        self.size += len(payload)
+        if self.size > MAX_RECORD:
+            yield from self.problems.impossible_length(
+                "record split across blocks", self.size, MAX_RECORD, self.offset, "it was skipped"
+            )
+            self.drop()
+            self.resyncing = True
+            return
+        self.parts.append(payload)
+        if kind == LAST:
+            record = b"".join(self.parts)
+            self.drop()
+            yield self.offset, record
+
+
+def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes] | Any]:
+    """``(offset, record bytes)`` for each record of an open ``.wandb`` file; findings in between."""
+    head = handle.read(2 * BLOCK + CHUNK_HEADER)
+    if not head:
+        yield from problems.empty("the run wrote no records")
+        return
+    if head[:4] != MAGIC:
+        yield from problems.wrong_format("a W&B transaction log (.wandb)", head)
+        return
+    if len(head) < CHUNK_HEADER:
+        yield from problems.truncated("the file header", 0)
+        return
+    if head[:CHUNK_HEADER] != HEADER:
+        yield from problems.unsupported(
+            f"unknown .wandb header {head[:CHUNK_HEADER]!r} (this reader knows {HEADER!r}); the records "
+            "were read as if it were that version",
+            "upgrade qadiag if a newer wandb changed the format",
+            offset=0,
+        )
+    origin = block_origin(head)
+    assembler = _Assembler(problems)
+    # Reads are whole blocks, so a well-formed chunk never straddles two reads.
+    data, start = head[: origin + 2 * BLOCK], 0
+    handle.seek(len(data))
+    pos = CHUNK_HEADER
+    while True:
+        if pos >= start + len(data):
+            start, data = start + len(data), handle.read(BLOCKS_PER_READ * BLOCK)
+            if not data:
+                break
+        block_end = origin + ((pos - origin) // BLOCK + 1) * BLOCK
+        if block_end - pos < CHUNK_HEADER:
+            pos = block_end
+            continue
+        local = pos - start
+        if local + CHUNK_HEADER > len(data):
+            if data[local:].strip(b"\0"):
+                yield from problems.truncated("a chunk header", pos)
+            break
+        crc, length, kind = _chunk_header.unpack_from(data, local)
+        end = pos + CHUNK_HEADER + length
+        if crc == 0 and length == 0 and kind == 0:  # zero-filled rest of a block
+            pos = block_end
+            continue
+        if end > block_end:
+            yield from problems.impossible_length(
+                "a chunk", length, block_end - pos - CHUNK_HEADER, pos, "skipped to the next 32 KiB block"
+            )
+            assembler.drop()
+            assembler.resyncing = True
+            pos = block_end
+            continue
+        if end - start > len(data):
+            yield from problems.truncated("a chunk", pos)
+            break
+        if zlib.crc32(data[local + 6 : end - start]) != crc or not FULL <= kind <= LAST:
+            yield from problems.corrupt(
+                "chunk checksum mismatch" if FULL <= kind <= LAST else f"unknown chunk type {kind}",
+                pos,
+                "skipped to the next 32 KiB block",
+            )
+            assembler.drop()
+            assembler.resyncing = True
+            pos = block_end
+            continue
+        yield from assembler.add(kind, data[local + CHUNK_HEADER : end - start], pos)
+        pos = end
+    if assembler.parts is not None:
+        yield from problems.truncated("a record split across blocks", assembler.offset)
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while pos < len(data):
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+    return -1, pos
+
+
+def record_type(payload: bytes, outside_oneof: frozenset[int]) -> int:
+    """Field number of the record's ``record_type`` oneof, without decoding the record.
+
+    wandb-core writes the fields outside the oneof (``num``, ``control``, ``uuid``, ``_info``) first;
+    they are skipped by wire type. 0 when the payload ends first or is not a protobuf.
+    """
+    leading_num = _LEADING_NUM.match(payload)  # the usual layout: num, then the oneof's one-byte tag
+    if leading_num is not None and leading_num.end() < len(payload):
+        tag = payload[leading_num.end()]
+        if tag < 0x80 and tag >> 3 not in outside_oneof:
+            return tag >> 3
+    pos = 0
+    while pos < len(payload):
+        tag, pos = _varint(payload, pos)
+        field, wire = tag >> 3, tag & 7
+        if field not in outside_oneof:
+            return field if tag > 0 else 0
+        if wire == 0:
+            _, pos = _varint(payload, pos)
+        elif wire == 2:
+            length, pos = _varint(payload, pos)
+            pos += length
+        else:
+            return 0
+    return 0
+
+
+def records(path: Path, problems: Problems, wanted: frozenset[int] | None = None) -> Iterator[Any]:
+    """``(offset, wandb_internal_pb2.Record)`` for each record (of the ``wanted`` types); findings."""
+    try:
+        from google.protobuf.message import DecodeError
+        from wandb.proto import wandb_internal_pb2
+    except ImportError as error:
+        yield from problems.unsupported(
+            f"cannot decode .wandb records: {error}", "install wandb (`pip install wandb`) to audit W&B runs"
+        )
+        return
+    outside_oneof = frozenset(
+        field.number
+        for field in wandb_internal_pb2.Record.DESCRIPTOR.fields
+        if field.containing_oneof is None
+    )
+    try:
+        with open(path, "rb") as handle:
+            for item in payloads(handle, problems):
+                if not isinstance(item, tuple):
+                    yield item
+                    continue
+                offset, payload = item
+                if wanted is not None and record_type(payload, outside_oneof) not in wanted:
+                    continue
+                try:
+                    yield offset, wandb_internal_pb2.Record.FromString(payload)
+                except DecodeError:
+                    yield from problems.unsupported(
+                        f"record at byte {offset} passed its checksum but is not a wandb Record; skipped",
+                        "it was written by a wandb version this one cannot decode: audit with that version "
+                        "installed",
+                        offset=offset,
+                    )
+    except OSError as error:
+        yield from problems.unreadable(error)
+
+
+def json_value(raw: str) -> Any:
+    """A ``value_json``: numbers (``NaN``/``Infinity`` included) fast, anything else via json."""
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def item_key(item: Any) -> str:
+    nested = item.nested_key
+    return ".".join(nested) if nested else item.key
+
+
+def item_value(item: Any) -> Any:
+    raw = item.value_json
+    if raw:
+        return json_value(raw)
+    kind = item.WhichOneof("value") if _has_typed_values(item) else None
+    if kind is None or kind == "none":
+        return None
+    value = getattr(item, kind)
+    return json_value(value) if kind == "json" else value
+
+
+def _has_typed_values(item: Any) -> bool:
+    """Newer wandb protos may carry a typed value instead of ``value_json``."""
+    return "value" in item.DESCRIPTOR.oneofs_by_name
+
+
+_ITEM_FIELDS = attrgetter("nested_key", "value_json")
+_MAX_CACHED_KEYS = 4096
+# What a history key is for: the step, the wall time, a Trainer key (its name), or nothing (None).
+_STEP, _TIME, _UNSEEN = object(), object(), object()
+
+
+class HistoryRows:
+    """Turns ``history`` records into rows; the hot loop of the audit, so fields are fetched in C and
+    what each logger key means is looked up once per key, not once per row."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.meaning: dict[str, Any] = {}
+
+    def learn(self, stored: str) -> Any:
+        meaning = _STEP if stored == STEP_KEY else _TIME if stored == "_timestamp" else trainer_key(stored)
+        if len(self.meaning) < _MAX_CACHED_KEYS:
+            self.meaning[stored] = meaning
+        return meaning
+
+    def row(self, file: str, index: int, offset: int, record: Any) -> LogRow:
+        values: dict[str, Any] = {}
+        logger_keys: dict[str, str] = {}
+        step, wall_time = None, None
+        items = record.history.item
+        meanings = self.meaning
+        for position, (nested, raw) in enumerate(map(_ITEM_FIELDS, items)):
+            stored = nested[0] if len(nested) == 1 else (".".join(nested) if nested else items[position].key)
+            name = meanings.get(stored, _UNSEEN)
+            if name is _UNSEEN:
+                name = self.learn(stored)
+            if name is None:
+                continue
+            try:
+                value = float(raw)
+            except ValueError:
+                value = item_value(items[position])
+                if isinstance(value, dict) and "_type" in value:
+                    continue  # a W&B media object (table, image...) logged on purpose: not a metric
+            if name is _STEP:
+                step = value
+            elif name is _TIME:
+                wall_time = value
+            else:
+                values[name] = value
+                logger_keys[name] = stored
+        if not isinstance(step, (int, float)) or step != step:
+            step = record.history.step.num if record.history.HasField("step") else None
+        return LogRow(
+            self.source,
+            file,
+            index,
+            int(step) if step is not None else None,
+            values,
+            logger_keys,
+            offset,
+            wall_time,
+        )
+
+
+def settings(source: Source, file: str, record: Any) -> Iterator[Setting]:
+    kind = record.WhichOneof("record_type")
+    config = record.config if kind == "config" else record.run.config
+    for item in config.update:
+        key = item_key(item)
+        if key in SETTING_NAMES:
+            yield Setting(source, file, key, json_value(item.value_json))
+
+
+def summary_row(source: Source, path: Path, index: int, problems: Problems) -> Iterator[Item]:
+    """The final-row keys (``train_loss``, ``train_runtime``...) that W&B keeps in the summary only."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SUMMARY + 1)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        yield from problems.unreadable(error)
+        return
+    if len(data) > MAX_SUMMARY:
+        yield from problems.impossible_length(
+            "wandb-summary.json", len(data), MAX_SUMMARY, 0, "it was not read"
+        )
+        return
+    try:
+        summary = json.loads(data)
+    except ValueError as error:
+        yield from problems.malformed_json(f"wandb-summary.json does not parse: {error}", 0)
+        return
+    if not isinstance(summary, dict):
+        yield from problems.malformed_json("wandb-summary.json is not a JSON object", 0)
+        return
+    values = {key: value for key, value in summary.items() if key in TRAIN_SUMMARY_KEYS}
+    step = summary.get(STEP_KEY)
+    if values:
+        step = int(step) if isinstance(step, (int, float)) and step == step else None
+        yield LogRow(source, str(path), index, step, values, {key: key for key in values})
+
+
+def read(source: Source) -> Iterator[Item]:
+    """Rows of every ``.wandb`` file of one W&B run (resumed runs have several), in order."""
+    index = 0
+    history = HistoryRows(source)
+    for path in source.files:
+        file = str(path)
+        problems = Problems(file)
+        for item in records(path, problems, AUDITED_RECORDS):
+            if not isinstance(item, tuple):
+                yield item
+                continue
+            offset, record = item
+            if record.WhichOneof("record_type") == "history":
+                yield history.row(file, index, offset, record)
+                index += 1
+            else:
+                yield from settings(source, file, record)
+        yield from problems.summary()
+        summary = path.parent / "files" / "wandb-summary.json"
+        summary_problems = Problems(str(summary))
+        for item in summary_row(source, summary, index, summary_problems):
+            index += isinstance(item, LogRow)
+            yield item

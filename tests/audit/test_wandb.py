@@ -1,0 +1,182 @@
+"""The .wandb reader: against `wandb leet inspect --json`, both block layouts, and damaged copies."""
+
+import json
+import math
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from qadiag.audit.readers import wandb as reader
+from qadiag.audit.readers.base import Problems
+from qadiag.audit.records import SourceKind
+from tests.audit.framing import BLOCK, WandbLogWriter, wandb_log
+from tests.audit.helpers import only, read_all
+
+WANDB = SourceKind.WANDB
+
+
+def payloads_of(path):
+    with open(path, "rb") as handle:
+        items = list(reader.payloads(handle, Problems(str(path))))
+    assert all(isinstance(item, tuple) for item in items), items
+    return [payload for _, payload in items]
+
+
+def loss_steps(result):
+    return [step for step, _ in result.values("loss")]
+
+
+@pytest.fixture(scope="module")
+def long_run(logger_runs):
+    """A real W&B run of 600 training rows, several 32 KiB blocks long."""
+    return only("run-*.wandb", logger_runs / "long_wandb")
+
+
+def leet_history(path):
+    wandb = [sys.executable, "-m", "wandb"]
+    if subprocess.run([*wandb, "leet", "--help"], capture_output=True).returncode != 0:
+        pytest.skip("the installed wandb has no `wandb leet` command to cross-check with")
+    output = subprocess.run(
+        [*wandb, "leet", "inspect", "--json", str(path)], capture_output=True, text=True, check=True
+    )
+    records = [json.loads(line) for line in output.stdout.splitlines() if line.strip()]
+    return records, [record["history"]["item"] for record in records if record["type"] == "history"]
+
+
+def comparable(value):
+    return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}.get(value, value)
+
+
+def same(a, b):
+    if isinstance(a, float) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=1e-12) or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+def test_records_and_history_agree_with_wandb_leet_inspect(hf_runs, logger_runs):
+    for path in (
+        only("run-*.wandb", hf_runs / "unprefixed"),
+        only("run-*.wandb", logger_runs / "nan_hidden"),
+    ):
+        leet_records, leet_items = leet_history(path)
+        ours = [record for item in reader.records(path, Problems(str(path))) for record in [item[1]]]
+        assert len(ours) == len(leet_records)
+        history = [
+            {reader.item_key(item): reader.item_value(item) for item in record.history.item}
+            for record in ours
+            if record.WhichOneof("record_type") == "history"
+        ]
+        assert len(history) == len(leet_items) > 0
+        for mine, theirs in zip(history, leet_items):
+            assert mine.keys() == theirs.keys()
+            assert all(same(mine[key], comparable(theirs[key])) for key in mine), (mine, theirs)
+
+
+def test_history_rows_carry_trainer_keys_steps_and_logger_keys(hf_runs):
+    result = read_all(WANDB, only("run-*.wandb", hf_runs / "unprefixed"))
+    assert result.findings == []
+    state = json.loads((hf_runs / "unprefixed" / "out" / "trainer_state.json").read_text())["log_history"]
+    logged = [row for row in state if "train_runtime" not in row]  # W&B keeps that row in its summary
+    assert [row.step for row in result.rows if len(row.values) > 1] == [row["step"] for row in logged]
+    bug_row = next(row for row in result.rows if "exact_match" in row.values)
+    assert bug_row.logger_key("exact_match") == "train/exact_match" and bug_row.step == 4
+    eval_row = next(row for row in result.rows if "eval_loss" in row.values)
+    assert eval_row.logger_key("eval_loss") == "eval/loss"
+    assert {s.name: s.value for s in result.settings}["output_dir"] == str(hf_runs / "unprefixed" / "out")
+
+
+def test_files_from_wandb_core_before_0_17_6_are_read_the_same(long_run, tmp_path):
+    payloads = payloads_of(long_run)
+    shifted = tmp_path / "run-old.wandb"
+    shifted.write_bytes(wandb_log(payloads, origin=7))
+    assert reader.block_origin(shifted.read_bytes()[: 2 * BLOCK + 7]) == 7
+    assert reader.block_origin(long_run.read_bytes()[: 2 * BLOCK + 7]) == 0
+    old, new = read_all(WANDB, shifted), read_all(WANDB, long_run)
+    assert old.findings == [] and loss_steps(new) == list(range(1, 601))
+    assert [(r.step, r.values) for r in old.rows] == [(r.step, r.values) for r in new.rows]
+
+
+def test_a_cut_run_keeps_every_record_before_the_cut(long_run, tmp_path):
+    writer = WandbLogWriter()
+    for payload in payloads_of(long_run):
+        writer.add(payload)
+    full = read_all(WANDB, long_run)
+    for chunk in writer.chunk_offsets()[50::150]:
+        path = tmp_path / "run-cut.wandb"
+        path.write_bytes(writer.data[: chunk + 10])
+        result = read_all(WANDB, path)
+        assert result.codes == ["QD902"] and result.findings[0].offset == chunk
+        assert [r.values for r in result.rows] == [r.values for r in full.rows[: len(result.rows)]]
+        assert all(row.offset < chunk for row in result.rows)
+
+
+def test_a_damaged_block_is_skipped_and_reading_resumes_at_the_next(long_run, tmp_path):
+    writer = WandbLogWriter()
+    for payload in payloads_of(long_run):
+        writer.add(payload)
+    target = next(offset for offset in writer.chunk_offsets() if offset > 2 * BLOCK + 1000)
+    writer.data[target + 7 + 3] ^= 0xFF
+    path = tmp_path / "run-flip.wandb"
+    path.write_bytes(bytes(writer.data))
+    result = read_all(WANDB, path)
+    assert result.codes == ["QD903"] and result.findings[0].offset == target
+    assert "next 32 KiB block" in result.findings[0].message
+    full = read_all(WANDB, long_run)
+    after = [r.values for r in full.rows if r.offset >= 3 * BLOCK]
+    assert [r.values for r in result.rows if r.offset >= 3 * BLOCK] == after
+    assert [r.values for r in result.rows if r.offset < target] == [
+        r.values for r in full.rows if r.offset < target
+    ]
+    assert len(result.rows) < len(full.rows)
+
+
+def test_a_chunk_claiming_more_than_its_block_is_not_read(long_run, tmp_path):
+    writer = WandbLogWriter()
+    for payload in payloads_of(long_run):
+        writer.add(payload)
+    target = next(offset for offset in writer.chunk_offsets() if offset > BLOCK + 100)
+    struct.pack_into("<H", writer.data, target + 4, 0xFFFF)
+    path = tmp_path / "run-long.wandb"
+    path.write_bytes(bytes(writer.data))
+    result = read_all(WANDB, path)
+    assert result.codes == ["QD905"] and result.findings[0].offset == target
+    assert loss_steps(result)[-1] == 600
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [(b"", "QD907"), (b"\x89PNG\r\n\x1a\n" + bytes(100), "QD908"), (b":W&B", "QD902")],
+    ids=["empty", "png", "header-only"],
+)
+def test_files_that_are_not_transaction_logs_are_findings(tmp_path, content, code):
+    path = tmp_path / "run-x.wandb"
+    path.write_bytes(content)
+    assert read_all(WANDB, path).codes == [code]
+
+
+def test_an_unknown_header_version_is_reported_and_read_anyway(long_run, tmp_path):
+    data = bytearray(long_run.read_bytes())
+    data[6] = 9
+    path = tmp_path / "run-v9.wandb"
+    path.write_bytes(bytes(data))
+    result = read_all(WANDB, path)
+    assert result.codes == ["QD906"] and loss_steps(result) == list(range(1, 601))
+
+
+def test_summary_json_of_older_runs_gives_the_final_row(long_run, copy_of):
+    run_dir = copy_of(long_run.parent)
+    (run_dir / "files").mkdir(exist_ok=True)
+    summary = {"train_loss": math.nan, "train_runtime": 3.5, "train/global_step": 600, "_step": 599}
+    (run_dir / "files" / "wandb-summary.json").write_text(json.dumps(summary))
+    result = read_all(WANDB, run_dir / long_run.name)
+    last = result.rows[-1]
+    assert last.step == 600 and last.values.keys() == {"train_loss", "train_runtime"}
+    assert math.isnan(last.values["train_loss"])
+
+
+def test_media_logged_under_train_is_not_a_metric(long_run):
+    result = read_all(WANDB, long_run)
+    assert result.findings == [] and result.rows[-1].step == 600
+    assert all("samples" not in row.values for row in result.rows)
