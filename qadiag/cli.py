@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except QadiagError as error:
         print(f"qadiag {command}: error: {error}", file=sys.stderr)
         return error.exit_code
+    except BrokenPipeError:  # `qadiag ... | head`: the reader went away; that is not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"qadiag {command}: interrupted", file=sys.stderr)
         return 130

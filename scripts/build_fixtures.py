@@ -161,10 +161,10 @@ class Language:
             yield from self.questions[relation]
 
 
-ENGLISH_FIRST = "Anna Ben Clara David Elena Felix Grace Hugo Iris Jonas Karen Leo Maria Nina Oscar Paula".split()
-ENGLISH_FIRST += "Quinn Rosa Sam Tara Victor Wendy Yusuf Zoe Omar Lena Marco Sofia Theo Julia".split()
-ENGLISH_LAST = "Berg Carter Diaz Evans Fischer Garcia Hansen Ito Jensen Kowalski Lopez Moreau Novak".split()
-ENGLISH_LAST += "Okafor Park Rossi Schmidt Tanaka Walsh Young".split()
+ENGLISH_FIRST = ["Anna", "Ben", "Clara", "David", "Elena", "Felix", "Grace", "Hugo", "Iris", "Jonas", "Karen", "Leo", "Maria", "Nina", "Oscar", "Paula"]
+ENGLISH_FIRST += ["Quinn", "Rosa", "Sam", "Tara", "Victor", "Wendy", "Yusuf", "Zoe", "Omar", "Lena", "Marco", "Sofia", "Theo", "Julia"]
+ENGLISH_LAST = ["Berg", "Carter", "Diaz", "Evans", "Fischer", "Garcia", "Hansen", "Ito", "Jensen", "Kowalski", "Lopez", "Moreau", "Novak"]
+ENGLISH_LAST += ["Okafor", "Park", "Rossi", "Schmidt", "Tanaka", "Walsh", "Young"]
 
 ENGLISH = Language(
     code="en",
@@ -266,8 +266,7 @@ ENGLISH = Language(
 KOREAN = Language(
     code="ko",
     names=tuple(
-        "김민준 이서연 박지호 최수아 정예준 강하은 조도윤 윤서윤 장시우 임지유 한지민 오현우 서지훈 신유나 권태양 "
-        "송하늘 문가영 배준서 류소라 홍길동 남궁민 백지원 안세영 유재석 전소민 고은비 노태현 하지원 곽도현 성유리".split()
+        ["김민준", "이서연", "박지호", "최수아", "정예준", "강하은", "조도윤", "윤서윤", "장시우", "임지유", "한지민", "오현우", "서지훈", "신유나", "권태양", "송하늘", "문가영", "배준서", "류소라", "홍길동", "남궁민", "백지원", "안세영", "유재석", "전소민", "고은비", "노태현", "하지원", "곽도현", "성유리"]
     ),
     pools={
         "city": pool(

@@ -72,7 +72,7 @@ def test_unknown_task_and_unknown_probe_exit_2_without_traceback(tmp_path):
 
 
 def test_defaults_are_tuned_for_the_tiny_model_but_explicit_flags_win():
-    task_args, args = parse_arguments(["--learning_rate", "0.01", "--output_dir", "x"])
+    _task_args, args = parse_arguments(["--learning_rate", "0.01", "--output_dir", "x"])
     assert args.learning_rate == 0.01
     assert args.eval_strategy == "epoch" and args.do_train and args.do_eval
     assert args.report_to == [] or args.report_to == "none"

@@ -21,7 +21,6 @@ from qadiag.findings import Finding, finding
 from qadiag.probes.base import DeclaredLossError, Probe, output_field, recompute_declared_loss, same_loss
 from qadiag.probes.observe import MicroBatch, Observer
 
-
 # A call such as `smoothed_qa_loss(`, `self.loss_fn(`, `F.cross_entropy(`, `focal(` (not `compute_loss(`).
 _OWN_LOSS_CALL = re.compile(r"\b(?!compute_loss\b)(\w*loss\w*|cross_entropy|nll|kl_div|focal\w*)\s*\(", re.IGNORECASE)
 
