@@ -80,6 +80,7 @@ class TaskArguments:
 def parse_arguments(argv: Sequence[str]) -> tuple[TaskArguments, Any]:
     from transformers import HfArgumentParser, TrainingArguments
 
+    argv, report_to = _split_report_to(argv)
     parser = HfArgumentParser((TaskArguments, TrainingArguments), prog="qadiag train")
     task_args, _ = parser.parse_known_args(list(argv))
     explicit = _explicit_flags(argv)
@@ -89,9 +90,34 @@ def parse_arguments(argv: Sequence[str]) -> tuple[TaskArguments, Any]:
     task_args, training_args = parser.parse_args_into_dataclasses(args=list(argv))
     if not {"do_train", "do_eval", "do_predict"} & explicit:
         training_args.do_train = training_args.do_eval = True
-    if "report_to" not in explicit:
-        training_args.report_to = []  # 4.x meant "all" by default; never report silently
+    training_args.report_to = _report_targets(report_to)
     return task_args, training_args
+
+
+def _split_report_to(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Take ``--report_to a b`` (or ``a,b``) out of argv: transformers 5.x parses only one value there."""
+    rest, targets, taking = [], [], False
+    for arg in argv:
+        if arg.startswith("--report_to") or arg.startswith("--report-to"):
+            taking = "=" not in arg
+            targets += arg.split("=", 1)[1].split(",") if not taking else []
+        elif taking and not arg.startswith("--"):
+            targets += arg.split(",")
+        else:
+            taking = False
+            rest.append(arg)
+    return rest, [target for target in targets if target]
+
+
+def _report_targets(targets: list[str]) -> list[str]:
+    # Nothing given means no reporting (4.x meant "all" by default: never report silently).
+    if targets in ([], ["none"]):
+        return []
+    if targets == ["all"]:
+        from transformers.integrations import get_available_reporting_integrations
+
+        return list(get_available_reporting_integrations())
+    return targets
 
 
 def _explicit_flags(argv: Sequence[str]) -> set[str]:
