@@ -22,7 +22,7 @@ _CONFIG_FILES = {"qa": "tiny-bert-qa.json", "pair-classification": "tiny-bert-pa
 
 
 def fixtures_dir() -> Path:
-    """The bundled fixtures: ``qadiag/_fixtures`` in an installed wheel, else the repository's ``fixtures/``."""
+    """The bundled fixtures: ``qadiag/_fixtures`` in an installed wheel, else the repo's ``fixtures/``."""
     installed = Path(__file__).resolve().parent / "_fixtures"
     if installed.is_dir():
         return installed
@@ -63,7 +63,8 @@ def load_tokenizer(vocab: str | Path | None = None) -> PreTrainedTokenizerFast:
 
     path = Path(vocab) if vocab is not None else vocab_file()
     # transformers 5 takes the file as ``vocab`` and silently ignores ``vocab_file``; 4.x the reverse.
-    vocab_key = "vocab_file" if "vocab_file" in inspect.signature(BertTokenizerFast.__init__).parameters else "vocab"
+    parameters = inspect.signature(BertTokenizerFast.__init__).parameters
+    vocab_key = "vocab_file" if "vocab_file" in parameters else "vocab"
     return BertTokenizerFast(
         **{vocab_key: str(path)},
         do_lower_case=False,

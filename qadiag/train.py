@@ -35,10 +35,10 @@ TINY_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "pair-classification": {
         "learning_rate": 1e-3,
-        "num_train_epochs": 10,
+        "num_train_epochs": 20,
         "per_device_train_batch_size": 32,
         "per_device_eval_batch_size": 64,
-        "warmup_steps": 10,
+        "warmup_steps": 50,
         "weight_decay": 0.01,
         "eval_strategy": "epoch",
         "save_strategy": "epoch",

@@ -58,10 +58,10 @@ def is_korean(text: str) -> bool:
 
 
 def test_split_sizes_and_fields():
-    assert len(qa_records("train")) == 400
+    assert len(qa_records("train")) == 1600
     assert len(qa_records("validation")) == 100
     assert 25 <= len(qa_records("validation_v2")) <= 40
-    assert len(pair_records("train")) == 400
+    assert len(pair_records("train")) == 2000
     assert len(pair_records("validation")) == 100
     for record in all_qa():
         assert list(record) == ["id", "title", "question", "context", "answers"]
@@ -89,8 +89,12 @@ def test_every_answer_starts_and_ends_on_token_boundaries():
 
 def test_no_unknown_tokens_in_any_fixture_text():
     texts = [text for record in all_qa() for text in (record["question"], record["context"])]
-    texts += [record[key] for split in ("train", "validation") for record in pair_records(split)
-              for key in ("sentence1", "sentence2")]
+    texts += [
+        record[key]
+        for split in ("train", "validation")
+        for record in pair_records(split)
+        for key in ("sentence1", "sentence2")
+    ]
     unk = tokenizer().unk_token_id
     assert all(unk not in ids for ids in tokenizer()(texts)["input_ids"])
 
@@ -113,11 +117,9 @@ def test_some_answers_lie_beyond_the_first_window():
     )
     beyond = 0
     for index, record in enumerate(records):
-        context_ends = [
-            end for (_, end), sequence in zip(first_windows["offset_mapping"][index], first_windows.sequence_ids(index))
-            if sequence == 1
-        ]
-        beyond += any(end > max(context_ends) for _, end in spans(record))
+        offsets = first_windows["offset_mapping"][index]
+        window_end = max(end for (_, end), seq in zip(offsets, first_windows.sequence_ids(index)) if seq == 1)
+        beyond += any(end > window_end for _, end in spans(record))
     assert beyond >= 10
 
 
@@ -126,8 +128,9 @@ def test_half_the_qa_examples_are_korean_with_particles_attached_to_answers():
         korean = [record for record in qa_records(split) if is_korean(record["context"])]
         assert abs(len(korean) - len(qa_records(split)) / 2) <= 2, split
     attached = [
-        record for record in qa_records("train") if is_korean(record["context"])
-        and any(is_korean(record["context"][end]) for _, end in spans(record))
+        record
+        for record in qa_records("train")
+        if is_korean(record["context"]) and any(is_korean(record["context"][end]) for _, end in spans(record))
     ]
     assert len(attached) >= 100
     tokens = tokenizer().tokenize("김민준은 부산에서 태어났다.")
@@ -135,9 +138,10 @@ def test_half_the_qa_examples_are_korean_with_particles_attached_to_answers():
 
 
 def test_multi_word_answers_and_answers_next_to_punctuation():
-    answers = [(record["context"], start, end) for record in qa_records("train") for start, end in spans(record)]
-    assert sum(" " in context[start:end] for context, start, end in answers) >= 20
-    assert sum(context[end: end + 1] in ",.)" for context, start, end in answers) >= 100
+    train = qa_records("train")
+    followed = [record["context"][start : end + 1] for record in train for start, end in spans(record)]
+    assert sum(" " in answer[:-1] for answer in followed) >= 20
+    assert sum(answer[-1] in ",.)" for answer in followed) >= 100
 
 
 def test_validation_has_examples_with_several_gold_answers():
@@ -149,7 +153,8 @@ def test_validation_has_examples_with_several_gold_answers():
 def test_validation_v2_mixes_answerable_and_unanswerable():
     unanswerable = [record for record in qa_records("validation_v2") if not record["answers"]["text"]]
     assert 0.25 <= len(unanswerable) / len(qa_records("validation_v2")) <= 0.5
-    assert qa_records("validation_v2")[0]["answers"]["text"], "an answerable first record keeps type inference easy"
+    # An answerable first record keeps the answers column's type inference easy for `datasets`.
+    assert qa_records("validation_v2")[0]["answers"]["text"]
     for record in unanswerable:
         assert record["answers"] == {"text": [], "answer_start": []}
 
