@@ -35,7 +35,7 @@ TINY_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "pair-classification": {
         "learning_rate": 1e-3,
-        "num_train_epochs": 20,
+        "num_train_epochs": 30,
         "per_device_train_batch_size": 32,
         "per_device_eval_batch_size": 64,
         "warmup_steps": 50,
