@@ -153,6 +153,7 @@ def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes]
     data, start = head[: origin + 2 * BLOCK], 0
     handle.seek(len(data))
     pos = CHUNK_HEADER
+    cut: tuple[str, int] | None = None  # what the file ends inside, and where
     while True:
         if pos >= start + len(data):
             start, data = start + len(data), handle.read(BLOCKS_PER_READ * BLOCK)
@@ -165,7 +166,7 @@ def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes]
         local = pos - start
         if local + CHUNK_HEADER > len(data):
             if data[local:].strip(b"\0"):
-                yield from problems.truncated("a chunk header", pos)
+                cut = ("a chunk header", pos)
             break
         crc, length, kind = _chunk_header.unpack_from(data, local)
         end = pos + CHUNK_HEADER + length
@@ -181,7 +182,7 @@ def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes]
             pos = block_end
             continue
         if end - start > len(data):
-            yield from problems.truncated("a chunk", pos)
+            cut = ("a chunk", pos)
             break
         if zlib.crc32(data[local + 6 : end - start]) != crc or not FULL <= kind <= LAST:
             yield from problems.corrupt(
@@ -196,7 +197,11 @@ def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes]
         yield from assembler.add(kind, data[local + CHUNK_HEADER : end - start], pos)
         pos = end
     if assembler.parts is not None:
-        yield from problems.truncated("a record split across blocks", assembler.offset)
+        # One cut, one finding: the record in progress is what was lost, wherever the last chunk stops.
+        where = cut[1] if cut else assembler.offset
+        cut = (f"the record that starts at byte {assembler.offset} and is split across blocks", where)
+    if cut:
+        yield from problems.truncated(*cut)
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
