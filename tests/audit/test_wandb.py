@@ -98,6 +98,28 @@ def test_files_from_wandb_core_before_0_17_6_are_read_the_same(long_run, tmp_pat
     assert [(r.step, r.values) for r in old.rows] == [(r.step, r.values) for r in new.rows]
 
 
+def inside_chunk(data: bytearray, chunk: int) -> int:
+    """A byte offset strictly inside the chunk at ``chunk``: in its payload, or its header if it has none.
+
+    A fixed ``chunk + 10`` is not: after a last part 3 bytes long it is the end of a complete record.
+    """
+    (length,) = struct.unpack_from("<H", data, chunk + 4)
+    return chunk + (7 + length) // 2
+
+
+def test_a_file_that_ends_right_after_a_short_last_part_is_complete(tmp_path):
+    writer = WandbLogWriter()
+    writer.add(b"\x08\x01" + bytes(BLOCK - 13))  # block 0 holds all of it but 3 bytes
+    assert writer.chunk_offsets() == [7, BLOCK] and len(writer.data) == BLOCK + 7 + 3
+    path = tmp_path / "run-short.wandb"
+    path.write_bytes(writer.data)
+    assert read_all(WANDB, path).findings == []
+    for cut in range(BLOCK + 1, len(writer.data)):
+        path.write_bytes(writer.data[:cut])
+        result = read_all(WANDB, path)
+        assert result.codes == ["QD902"] and result.findings[0].offset == BLOCK, cut
+
+
 def test_a_cut_run_keeps_every_record_before_the_cut(long_run, tmp_path):
     writer = WandbLogWriter()
     for payload in payloads_of(long_run):
@@ -108,7 +130,7 @@ def test_a_cut_run_keeps_every_record_before_the_cut(long_run, tmp_path):
     assert continuations
     for chunk in writer.chunk_offsets()[50::150] + continuations:
         path = tmp_path / "run-cut.wandb"
-        path.write_bytes(writer.data[: chunk + 10])
+        path.write_bytes(writer.data[: inside_chunk(writer.data, chunk)])
         result = read_all(WANDB, path)
         assert result.codes == ["QD902"], [(f.offset, f.message) for f in result.findings]
         assert result.findings[0].offset == chunk
