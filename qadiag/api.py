@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qadiag.distributed import gather_everywhere, merge_rank_findings
 from qadiag.findings import Finding, format_text, is_failure
 
 
@@ -38,7 +39,11 @@ class ProbeReport:
 
 
 class ProbeRun:
-    """Probes attached to one Trainer; ``finish()`` detaches them and returns the report."""
+    """Probes attached to one Trainer; ``finish()`` detaches them and returns the report.
+
+    In a distributed run, ``samples`` holds on rank 0 the samples of every rank (tagged ``rank``), and
+    ``finish()`` gathers the findings of every rank: call it on all of them.
+    """
 
     def __init__(self, trainer: Any, probes: list[Any], observer: Any, preflight: list[Finding]) -> None:
         self.trainer = trainer
@@ -58,8 +63,9 @@ class ProbeRun:
                 probe.uninstall()
             self.observer.detach()
             findings = list(self.preflight) + [item for probe in self.probes for item in probe.findings()]
+            # Under torchrun every rank must call finish(): each ends with the findings of all of them.
             self._report = ProbeReport(
-                findings=findings,
+                findings=merge_rank_findings(gather_everywhere(findings)),
                 samples=self.samples,
                 log_history=list(self.trainer.state.log_history),
                 probes=[probe.name for probe in self.probes],

@@ -40,3 +40,20 @@ def trainer_kwargs(tokenizer: Any) -> dict[str, Any]:
 def callback_tokenizer(kwargs: dict[str, Any]) -> Any:
     """The tokenizer a callback receives: ``processing_class`` (``tokenizer`` on older 4.x)."""
     return kwargs.get("processing_class") or kwargs.get("tokenizer")
+
+
+def loss_scale_across_devices(trainer: Any, num_items_in_batch: Any) -> int:
+    """The factor ``Trainer.compute_loss`` may multiply a batch's loss by under data parallelism.
+
+    With ``average_tokens_across_devices`` (default False in 4.46, True from 4.5x on) and a
+    ``num_items_in_batch``, that count is summed over all ranks, and compute_loss multiplies the loss
+    by the number of processes to undo DDP's averaging of gradients. 4.46 does it when the model takes
+    loss kwargs, later lines also for a ``compute_loss_func``; callers accept the loss with or without it.
+    """
+    args = trainer.args
+    if num_items_in_batch is None or not getattr(args, "average_tokens_across_devices", False):
+        return 1
+    if getattr(args, "n_gpu", 1) > 1:
+        return int(args.n_gpu)
+    accelerator = getattr(trainer, "accelerator", None)
+    return int(getattr(accelerator, "num_processes", 1) or 1)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qadiag import distributed
 from qadiag.errors import QadiagError
 
 TASKS = ("qa", "pair-classification")
@@ -87,7 +88,13 @@ def parse_arguments(argv: Sequence[str]) -> tuple[TaskArguments, Any]:
     if task_args.model_name_or_path is None:
         parser.set_defaults(**{k: v for k, v in TINY_TRAINING_DEFAULTS[task_args.task].items() if k not in explicit})
     parser.set_defaults(output_dir=_default_output_dir(task_args.task))
+    if "use_cpu" not in explicit and _launched_on_cpu_only():
+        # Without use_cpu, transformers leaves torchrun's CPU processes undistributed: each would train
+        # alone on all the data (the process group is up, the Trainer ignores it).
+        parser.set_defaults(use_cpu=True)
     task_args, training_args = parser.parse_args_into_dataclasses(args=list(argv))
+    # The timestamped default differs between processes started a second apart: rank 0's wins.
+    training_args.output_dir = distributed.from_main(training_args.output_dir)
     if not {"do_train", "do_eval", "do_predict"} & explicit:
         training_args.do_train = training_args.do_eval = True
     training_args.report_to = _report_targets(report_to)
@@ -118,6 +125,12 @@ def _report_targets(targets: list[str]) -> list[str]:
 
         return list(get_available_reporting_integrations())
     return targets
+
+
+def _launched_on_cpu_only() -> bool:
+    import torch
+
+    return distributed.launched_processes() > 1 and not torch.cuda.is_available()
 
 
 def _explicit_flags(argv: Sequence[str]) -> set[str]:

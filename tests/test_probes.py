@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import qadiag
+from qadiag import compat
 from qadiag.plugin import session
 from qadiag.plugin.config import PluginConfig
 from qadiag.probes.signatures import check_overrides
@@ -110,7 +111,8 @@ def test_stale_override_signatures_are_reported_before_training():
     from qadiag_corpus.stale_log import StaleLogTrainer
 
     found = check_overrides(StaleTrainer) + check_overrides(StaleLogTrainer)
-    assert [item.code for item in found] == ["QD304", "QD305"]
+    # 4.46 calls log(logs) without start_time: a log(self, logs) override is still callable there
+    assert [item.code for item in found] == ["QD304"] + (["QD305"] if compat.log_takes_start_time() else [])
     assert "num_items_in_batch=None" in found[0].fix
     assert "stale_compute_loss.py" in found[0].source
 

@@ -83,3 +83,18 @@ def test_defaults_are_tuned_for_the_tiny_model_but_explicit_flags_win():
 def test_model_path_that_is_not_a_model_directory(tmp_path, capsys):
     assert main(["train", "--model_name_or_path", str(tmp_path), "--output_dir", str(tmp_path / "o")]) == 2
     assert "cannot load a model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import qadiag, qadiag.api, qadiag.distributed",
+        "from qadiag.cli import main; main(['--help'])",
+        "from qadiag.cli import main\ntry: main(['audit-logs', '--help'])\nexcept SystemExit: pass",
+    ],
+    ids=["import", "help", "audit-logs-help"],
+)
+def test_import_and_help_load_neither_torch_nor_transformers(code):
+    check = "import sys; sys.exit(' '.join(sorted({'torch', 'transformers'} & set(sys.modules))) or 0)"
+    result = subprocess.run([sys.executable, "-c", f"{code}\n{check}"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

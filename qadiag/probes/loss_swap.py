@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from qadiag import compat
 from qadiag.findings import Finding, finding
 from qadiag.probes.base import DeclaredLossError, Probe, output_field, recompute_declared_loss, same_loss
 from qadiag.probes.observe import MicroBatch, Observer
@@ -54,7 +55,7 @@ class LossSwapProbe(Probe):
         self.observed_batches += 1
         optimized = self._optimized_value(batch)
         builtin = _scalar(output_field(batch.outputs, "loss"))
-        if optimized is not None and builtin is not None and same_loss(optimized, builtin):
+        if optimized is not None and builtin is not None and self._same_up_to_scaling(batch, optimized, builtin):
             self.builtin_batches += 1
         if self.intended is None or optimized is None:
             return
@@ -85,11 +86,17 @@ class LossSwapProbe(Probe):
         return value if value is not None else _scalar(batch.backpropagated)
 
     def _matches(self, batch: MicroBatch, comparison: Comparison) -> bool:
+        return self._same_up_to_scaling(batch, comparison.optimized, comparison.intended)
+
+    def _same_up_to_scaling(self, batch: MicroBatch, optimized: float, intended: float) -> bool:
+        """Equal once the Trainer's own scaling is undone."""
         if batch.loss is not None:
-            return same_loss(comparison.optimized, comparison.intended)
+            # compute_loss multiplies by the world size when tokens are averaged across devices.
+            devices = compat.loss_scale_across_devices(self.trainer, batch.num_items_in_batch)
+            return any(same_loss(optimized, intended * scale) for scale in {1, devices})
         # Only the backpropagated tensor is known: it may already be divided by the accumulation steps.
         steps = max(1, int(getattr(self.trainer.args, "gradient_accumulation_steps", 1)))
-        return any(same_loss(comparison.optimized * scale, comparison.intended) for scale in {1, steps})
+        return any(same_loss(optimized * scale, intended) for scale in {1, steps})
 
     # -- the loss reaches the parameters ---------------------------------------------------------
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

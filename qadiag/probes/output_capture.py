@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qadiag import compat
+from qadiag import compat, distributed
 from qadiag.probes.base import Probe
 from qadiag.probes.decode import NoLogitsError, decode_pair, decode_qa, task_of
 from qadiag.probes.observe import MicroBatch
@@ -31,7 +31,8 @@ class OutputCaptureProbe(Probe):
 
     def __init__(self, options: Any) -> None:
         super().__init__(options)
-        self.samples: list[dict[str, Any]] = []
+        self.samples: list[dict[str, Any]] = []  # on rank 0: those of every rank
+        self.captured_here = 0
         self.tokenizer: Any = None
 
     @property
@@ -46,20 +47,24 @@ class OutputCaptureProbe(Probe):
         if state.global_step % every != 0 or self.observer is None:
             return
         batch = self.observer.last_training
-        if batch is None or batch.outputs is None:
+        decodable = batch is not None and batch.outputs is not None
+        local = self._decode(batch, state.global_step) if decodable else []
+        self.captured_here += len(local)
+        # Every rank reaches this gather on the same steps; rank 0 writes what all of them captured.
+        gathered = distributed.gather_to_main(local)
+        if gathered is None:
             return
-        records = self._decode(batch, state.global_step)
+        records = distributed.flatten_rank_records(gathered)
         if not records:
             return
         self.samples.extend(records)
-        if state.is_world_process_zero:
-            self._write_jsonl(records)
-            self._to_loggers(args, state, records)
-            if self.options.console:
-                print(format_console(records), flush=True)
+        self._write_jsonl(records)
+        self._to_loggers(args, state, records)
+        if self.options.console:
+            print(format_console(records), flush=True)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if not self.samples and state.global_step > 0:
+        if not self.captured_here and state.global_step > 0:
             self.report_new(
                 "QD404",
                 f"no samples were captured in {state.global_step} steps (capture every "
@@ -211,16 +216,21 @@ def format_console(records: list[dict[str, Any]]) -> str:
         if "question" in record:
             mark = "✓" if squash(record["prediction"]) == squash(record["gold"]) else "✗"
             lines.append(
-                f"[qadiag step {record['step']} #{record['sample']}] {mark} Q: {shorten(record['question'])} | "
+                f"[{_label(record)}] {mark} Q: {shorten(record['question'])} | "
                 f"pred: {shorten(record['prediction'], 30)!r} | gold: {shorten(record['gold'], 30)!r}"
             )
         else:
             mark = "✓" if record["prediction"] == record["gold"] else "✗"
             lines.append(
-                f"[qadiag step {record['step']} #{record['sample']}] {mark} {shorten(record['text'])} | "
+                f"[{_label(record)}] {mark} {shorten(record['text'])} | "
                 f"pred: {record['prediction']} | gold: {record['gold']}"
             )
     return "\n".join(lines)
+
+
+def _label(record: dict[str, Any]) -> str:
+    rank = f" rank {record['rank']}" if "rank" in record else ""
+    return f"qadiag step {record['step']}{rank} #{record['sample']}"
 
 
 def markdown_table(columns: list[str], records: list[dict[str, Any]]) -> str:

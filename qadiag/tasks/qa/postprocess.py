@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from qadiag.distributed import is_main_process
+
 # Features scored per chunk: bounds the (features x n_best x n_best) score tensor to a few MB.
 _CHUNK = 2048
 
@@ -254,7 +256,7 @@ def make_post_process_function(
             version_2_with_negative=version_2_with_negative,
             null_score_diff_threshold=null_score_diff_threshold,
         )
-        if output_dir is not None:
+        if output_dir is not None and is_main_process():  # every rank has all predictions: one writes
             _write_predictions(Path(output_dir) / f"{stage}_predictions.json", answers)
         formatted = [{"id": key, "prediction_text": text} for key, text in answers.items()]
         references = [{"id": ex_id, "answers": ans} for ex_id, ans in zip(examples["id"], examples["answers"])]

@@ -1,0 +1,90 @@
+"""`pytest --qadiag` on the example project vs a bare tiny training of the same steps, side by side.
+
+    python benchmarks/plugin_session.py [--repeats 3]
+
+Each measurement is a fresh process (imports included, as in CI), alternating so that machine noise
+hits all of them:
+- ``bare training``: the example project's trainer factory on qadiag's tiny model and data, trained
+  for the same steps and evaluated, no probes (what a user's own smoke test would cost);
+- ``pytest --qadiag``: the whole plugin session (shared probed run, alignment, gradient accumulation
+  and overfit checks, the project's own tests);
+- ``pytest`` and ``pytest -p no:qadiag``: the project's own tests without the flag, with the plugin
+  installed and with it disabled: the collection overhead of merely having qadiag installed.
+Reports median wall seconds and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "qa_project"
+
+BARE_TRAINING = """
+from pathlib import Path
+from qadiag.plugin.config import load_config, resolve_callable
+from qadiag.plugin.session import TinySetup, build_trainer
+
+root = Path.cwd()
+config = load_config(root)
+setup = TinySetup(config, root, Path({workdir!r}))
+factory = resolve_callable(config.trainer_factory, key="trainer_factory", rootdir=root)
+trainer = build_trainer(setup, factory)
+trainer.train()
+trainer.evaluate()
+"""
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="qadiag-plugin-bench-"))
+    project = work / "qa_project"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {
+        **os.environ,
+        "WANDB_MODE": "offline",
+        "PYTHONPATH": os.pathsep.join([str(project / "src"), str(ROOT)]),
+    }
+    pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    commands = {
+        "bare training": [sys.executable, "-c", BARE_TRAINING.format(workdir=str(work / "bare"))],
+        "pytest --qadiag": [*pytest, "--qadiag"],
+        "pytest (plugin installed)": pytest,
+        "pytest -p no:qadiag": [*pytest, "-p", "no:qadiag"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(args.repeats):
+        for name, command in commands.items():
+            times[name].append(timed(command, project, env))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(f"example project: {EXAMPLE.relative_to(ROOT)}, {args.repeats} runs each, median wall seconds")
+    print(f"{'what':<28}{'seconds':>9}")
+    for name, seconds in medians.items():
+        print(f"{name:<28}{seconds:>9.2f}")
+    print(f"pytest --qadiag / bare training: {medians['pytest --qadiag'] / medians['bare training']:.2f}x")
+    overhead = medians["pytest (plugin installed)"] - medians["pytest -p no:qadiag"]
+    print(f"collection overhead of the installed plugin without --qadiag: {overhead * 1000:+.0f} ms")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Run by tests/test_ddp.py under ``torchrun --nproc_per_node 2``: loss-swap on a 2-process DDP run.
+
+A pair classifier trains with ``compute_loss_func`` = cross-entropy summed and divided by
+``num_items_in_batch`` (which, with ``average_tokens_across_devices``, counts the items of *both* ranks,
+so compute_loss multiplies the loss by the world size). Declaring that same loss must pass; declaring
+plain mean cross-entropy while label-smoothed cross-entropy is optimized must be caught. Rank 0 writes
+``{case: {"codes": [...], "scale": ...}}`` to the JSON file named on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import torch
+from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+import qadiag
+from qadiag import compat, distributed, tiny
+from qadiag.data import load_pair_file
+from qadiag.tasks.pair import build_pair_features
+
+
+def summed_cross_entropy(outputs, labels, num_items_in_batch=None):
+    total = torch.nn.functional.cross_entropy(outputs["logits"], labels, reduction="sum")
+    return total / (num_items_in_batch if num_items_in_batch is not None else labels.numel())
+
+
+def smoothed_cross_entropy(outputs, labels, num_items_in_batch=None):
+    total = torch.nn.functional.cross_entropy(outputs["logits"], labels, reduction="sum", label_smoothing=0.3)
+    return total / (num_items_in_batch if num_items_in_batch is not None else labels.numel())
+
+
+def mean_cross_entropy(outputs, labels, num_items_in_batch=None):
+    return torch.nn.functional.cross_entropy(outputs["logits"], labels)
+
+
+def probe_run(output_dir: str, optimized, declared) -> dict:
+    tokenizer = tiny.load_tokenizer()
+    examples = load_pair_file(tiny.pair_data_files()["train"]).select(range(64))
+    args = TrainingArguments(
+        output_dir=output_dir,
+        use_cpu=True,
+        max_steps=3,
+        per_device_train_batch_size=4,
+        learning_rate=1e-3,
+        average_tokens_across_devices=True,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=1,
+        disable_tqdm=True,
+    )
+    trainer = Trainer(
+        model=tiny.tiny_pair_model(seed=0),
+        args=args,
+        train_dataset=build_pair_features(examples, tokenizer, max_seq_length=64),
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_loss_func=optimized,
+        **compat.trainer_kwargs(tokenizer),
+    )
+    run = qadiag.attach(trainer, ["loss-swap"], loss=declared, console=False)
+    trainer.train()
+    report = run.finish()
+    return {
+        "codes": sorted({item.code for item in report.findings}),
+        "ranks": [item.evidence.get("ranks") for item in report.findings],
+        "world_size": distributed.world_size(),
+        "scale": compat.loss_scale_across_devices(trainer, 1),
+    }
+
+
+def main(result_path: str, output_dir: str) -> None:
+    results = {
+        "declared_loss_optimized": probe_run(output_dir, summed_cross_entropy, summed_cross_entropy),
+        "other_loss_optimized": probe_run(output_dir, smoothed_cross_entropy, mean_cross_entropy),
+    }
+    if distributed.is_main_process():
+        with open(result_path, "w", encoding="utf-8") as handle:
+            json.dump(results, handle)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
