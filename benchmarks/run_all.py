@@ -37,7 +37,8 @@ QUICK = {
 
 def machine() -> str:
     cpuinfo = Path("/proc/cpuinfo")
-    models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    models = [line.split(":", 1)[1].strip() for line in lines if "model name" in line]
     cpu = models[0] if models else platform.processor() or "unknown CPU"
     packages = ", ".join(f"{name} {version(name)}" for name in ("torch", "transformers", "wandb", "tensorboard"))
     return f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}; {packages}"

@@ -68,6 +68,7 @@ CODES: dict[str, Code] = {
         ("QD306", E, "training_step override returns something other than the loss tensor"),
         ("QD307", W, "logged loss changes with gradient_accumulation_steps"),
         ("QD308", E, "training crashed inside the user's trainer code"),
+        ("QD309", E, "several processes launched but the Trainer trains each one alone on all the data"),
     ),
     **_codes(
         "output-capture",

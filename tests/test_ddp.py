@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 
 from qadiag.audit.command import main as audit_main
 from qadiag.audit.records import SourceKind
@@ -92,3 +93,12 @@ def test_loss_swap_allows_for_the_world_size_and_still_catches_a_swapped_loss(tm
     assert fixed["world_size"] == swapped["world_size"] == 2
     assert fixed["codes"] == []
     assert swapped["codes"] == ["QD301"] and swapped["ranks"] == [[0, 1]]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="without use_cpu, a GPU machine does distribute the processes")
+def test_processes_the_trainer_does_not_distribute_are_reported(tmp_path):
+    results_file = tmp_path / "results.json"
+    script = str(ROOT / "tests" / "ddp" / "loss_world_size.py")
+    torchrun(script, str(results_file), str(tmp_path / "out"), "undistributed", cwd=tmp_path)
+    (result,) = json.loads(results_file.read_text()).values()
+    assert result["codes"] == ["QD309"] and result["world_size"] in (1, 2)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from qadiag import compat
+from qadiag import compat, distributed
 from qadiag.findings import Finding, finding
 from qadiag.probes.base import DeclaredLossError, Probe, output_field, recompute_declared_loss, same_loss
 from qadiag.probes.observe import MicroBatch, Observer
@@ -101,6 +101,17 @@ class LossSwapProbe(Probe):
     # -- the loss reaches the parameters ---------------------------------------------------------
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._initial = _parameter_checksums(self.trainer.model)
+        launched = max(distributed.launched_processes(), distributed.world_size())
+        if launched > 1 and args.world_size == 1:
+            self.report_new(
+                "QD309",
+                f"{launched} processes were launched but the Trainer's world size is 1: every process trains "
+                "its own copy of the model on all the data and no gradient is averaged across them",
+                "on a machine without a GPU pass use_cpu=True (--use_cpu true) so that transformers sets up DDP "
+                "over gloo; otherwise check that TrainingArguments is created after the launcher started the "
+                "processes, not before",
+                source="TrainingArguments",
+            )
 
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._gradients_checked:

@@ -4,12 +4,15 @@ A pair classifier trains with ``compute_loss_func`` = cross-entropy summed and d
 ``num_items_in_batch`` (which, with ``average_tokens_across_devices``, counts the items of *both* ranks,
 so compute_loss multiplies the loss by the world size). Declaring that same loss must pass; declaring
 plain mean cross-entropy while label-smoothed cross-entropy is optimized must be caught. Rank 0 writes
-``{case: {"codes": [...], "scale": ...}}`` to the JSON file named on the command line.
+``{case: {"codes": [...], "scale": ...}}`` to the JSON file named on the command line. In the
+``undistributed`` mode the processes are launched but TrainingArguments lacks ``use_cpu`` on a
+CPU-only machine, so each trains alone: QD309.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import torch
@@ -35,12 +38,12 @@ def mean_cross_entropy(outputs, labels, num_items_in_batch=None):
     return torch.nn.functional.cross_entropy(outputs["logits"], labels)
 
 
-def probe_run(output_dir: str, optimized, declared) -> dict:
+def probe_run(output_dir: str, optimized, declared, use_cpu: bool = True) -> dict:
     tokenizer = tiny.load_tokenizer()
     examples = load_pair_file(tiny.pair_data_files()["train"]).select(range(64))
     args = TrainingArguments(
         output_dir=output_dir,
-        use_cpu=True,
+        use_cpu=use_cpu,  # without it, on a CPU-only machine, transformers leaves the processes undistributed
         max_steps=3,
         per_device_train_batch_size=4,
         learning_rate=1e-3,
@@ -69,12 +72,15 @@ def probe_run(output_dir: str, optimized, declared) -> dict:
     }
 
 
-def main(result_path: str, output_dir: str) -> None:
-    results = {
-        "declared_loss_optimized": probe_run(output_dir, summed_cross_entropy, summed_cross_entropy),
-        "other_loss_optimized": probe_run(output_dir, smoothed_cross_entropy, mean_cross_entropy),
-    }
-    if distributed.is_main_process():
+def main(result_path: str, output_dir: str, mode: str = "distributed") -> None:
+    if mode == "undistributed":
+        results = {"undistributed": probe_run(output_dir, summed_cross_entropy, summed_cross_entropy, use_cpu=False)}
+    else:
+        results = {
+            "declared_loss_optimized": probe_run(output_dir, summed_cross_entropy, summed_cross_entropy),
+            "other_loss_optimized": probe_run(output_dir, smoothed_cross_entropy, mean_cross_entropy),
+        }
+    if os.environ.get("RANK", "0") == "0":
         with open(result_path, "w", encoding="utf-8") as handle:
             json.dump(results, handle)
 
