@@ -8,8 +8,9 @@ hits all of them:
   for the same steps and evaluated, no probes (what a user's own smoke test would cost);
 - ``pytest --qadiag``: the whole plugin session (shared probed run, alignment, gradient accumulation
   and overfit checks, the project's own tests);
-- ``pytest`` and ``pytest -p no:qadiag``: the project's own tests without the flag, with the plugin
-  installed and with it disabled: the collection overhead of merely having qadiag installed.
+- ``pytest --collect-only`` with the plugin installed and with ``-p no:qadiag``: what merely having
+  qadiag installed costs a pytest run without the flag (the project's own tests need the flag's
+  fixtures, so only collection can run without it).
 Reports median wall seconds and the ratios.
 """
 
@@ -68,8 +69,8 @@ def main() -> None:
     commands = {
         "bare training": [sys.executable, "-c", BARE_TRAINING.format(workdir=str(work / "bare"))],
         "pytest --qadiag": [*pytest, "--qadiag"],
-        "pytest (plugin installed)": pytest,
-        "pytest -p no:qadiag": [*pytest, "-p", "no:qadiag"],
+        "collect (plugin installed)": [*pytest, "--collect-only"],
+        "collect -p no:qadiag": [*pytest, "--collect-only", "-p", "no:qadiag"],
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.repeats):
@@ -81,7 +82,7 @@ def main() -> None:
     for name, seconds in medians.items():
         print(f"{name:<28}{seconds:>9.2f}")
     print(f"pytest --qadiag / bare training: {medians['pytest --qadiag'] / medians['bare training']:.2f}x")
-    overhead = medians["pytest (plugin installed)"] - medians["pytest -p no:qadiag"]
+    overhead = medians["collect (plugin installed)"] - medians["collect -p no:qadiag"]
     print(f"collection overhead of the installed plugin without --qadiag: {overhead * 1000:+.0f} ms")
     shutil.rmtree(work, ignore_errors=True)
 

@@ -206,3 +206,48 @@ def test_media_logged_under_train_is_not_a_metric(long_run):
     result = read_all(WANDB, long_run)
     assert result.findings == [] and result.rows[-1].step == 600
     assert all("samples" not in row.values for row in result.rows)
+
+
+def test_history_read_from_bytes_equals_protobuf_decoding(hf_runs, logger_runs):
+    """The fast path reads the history records wandb-core writes, and gives what protobuf gives."""
+    record_class = reader._record_class()
+    files = [only("run-*.wandb", hf_runs / "unprefixed"), only("run-*.wandb", logger_runs / "long_wandb")]
+    compared, fallbacks = 0, []
+    for path in files:
+        fast_rows, slow_rows = reader.HistoryRows(path), reader.HistoryRows(path)
+        for offset, _, payload in reader.typed_payloads(path, Problems(str(path)), frozenset({reader.HISTORY})):
+            fast = fast_rows.row_from_bytes(str(path), compared, offset, payload)
+            slow = slow_rows.row(str(path), compared, offset, *reader.protobuf_items(record_class.FromString(payload)))
+            if fast is None:
+                fallbacks.append(offset)
+            else:
+                assert str(fast) == str(slow), offset  # str: NaN == NaN
+            compared += 1
+    # the one row left to protobuf is the table of samples (a value longer than 127 bytes)
+    assert compared > 600 and len(fallbacks) == 1
+
+
+def test_history_layouts_the_fast_path_does_not_know_read_as_protobuf_reads_them(long_run, tmp_path, monkeypatch):
+    record_class = reader._record_class()
+    writer = WandbLogWriter()
+    changes = [
+        lambda history: setattr(history.item[0], "key", "ignored"),  # key beside nested_key
+        lambda history: history.item.add(nested_key=["eval", "loss"], value_json="7"),  # a two-part key
+        lambda history: setattr(history._info, "stream_id", "s"),  # a field left to protobuf
+        lambda history: history.item.add(key="eval/f1", value_json='{"not": "a number"}'),
+        lambda history: history.item.add(key="eval/exact_match"),  # no value at all
+    ]
+    for payload in payloads_of(long_run):
+        record = record_class.FromString(payload)
+        if record.WhichOneof("record_type") == "history" and changes:
+            changes.pop()(record.history)
+            payload = record.SerializeToString()
+        writer.add(payload)
+    path = tmp_path / "run-x.wandb"
+    path.write_bytes(bytes(writer.data))
+    fast = read_all(WANDB, path)
+    monkeypatch.setattr(reader.HistoryRows, "row_from_bytes", lambda *args: None)
+    slow = read_all(WANDB, path)
+    assert fast.findings == slow.findings == []
+    rows = [[(r.step, r.values, r.logger_keys, r.wall_time) for r in result.rows] for result in (fast, slow)]
+    assert len(rows[0]) > 600 and str(rows[0]) == str(rows[1])  # str: NaN == NaN

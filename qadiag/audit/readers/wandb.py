@@ -24,12 +24,12 @@ import re
 import struct
 import zlib
 from collections.abc import Iterator
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from qadiag.audit.readers.base import Problems
 from qadiag.audit.records import SETTING_NAMES, Item, LogRow, Setting, Source, trainer_key
+from qadiag.findings import Finding
 from qadiag.namespaces import TRAIN_SUMMARY_KEYS
 
 MAGIC = b":W&B"
@@ -243,20 +243,24 @@ def record_type(payload: bytes, outside_oneof: frozenset[int]) -> int:
     return 0
 
 
-def records(path: Path, problems: Problems, wanted: frozenset[int] | None = None) -> Iterator[Any]:
-    """``(offset, wandb_internal_pb2.Record)`` for each record (of the ``wanted`` types); findings."""
+def _record_class() -> Any:
+    """``wandb_internal_pb2.Record``; ImportError when wandb is not installed."""
+    from wandb.proto import wandb_internal_pb2
+
+    return wandb_internal_pb2.Record
+
+
+def typed_payloads(path: Path, problems: Problems, wanted: frozenset[int] | None = None) -> Iterator[Any]:
+    """``(offset, record type, payload)`` for each record (of the ``wanted`` types); findings."""
     try:
-        from google.protobuf.message import DecodeError
-        from wandb.proto import wandb_internal_pb2
+        record_class = _record_class()
     except ImportError as error:
         yield from problems.unsupported(
             f"cannot decode .wandb records: {error}", "install wandb (`pip install wandb`) to audit W&B runs"
         )
         return
     outside_oneof = frozenset(
-        field.number
-        for field in wandb_internal_pb2.Record.DESCRIPTOR.fields
-        if field.containing_oneof is None
+        field.number for field in record_class.DESCRIPTOR.fields if field.containing_oneof is None
     )
     try:
         with open(path, "rb") as handle:
@@ -265,31 +269,52 @@ def records(path: Path, problems: Problems, wanted: frozenset[int] | None = None
                     yield item
                     continue
                 offset, payload = item
-                if wanted is not None and record_type(payload, outside_oneof) not in wanted:
-                    continue
-                try:
-                    yield offset, wandb_internal_pb2.Record.FromString(payload)
-                except DecodeError:
-                    yield from problems.unsupported(
-                        f"record at byte {offset} passed its checksum but is not a wandb Record; skipped",
-                        "it was written by a wandb version this one cannot decode: audit with that version "
-                        "installed",
-                        offset=offset,
-                    )
+                kind = record_type(payload, outside_oneof)
+                if wanted is None or kind in wanted:
+                    yield offset, kind, payload
     except OSError as error:
         yield from problems.unreadable(error)
 
 
-def json_value(raw: str) -> Any:
-    """A ``value_json``: numbers (``NaN``/``Infinity`` included) fast, anything else via json."""
+def decoded(offset: int, payload: bytes, problems: Problems) -> Iterator[Any]:
+    """The ``wandb_internal_pb2.Record`` of one payload, or the finding that it is not one."""
+    from google.protobuf.message import DecodeError
+
+    try:
+        yield _record_class().FromString(payload)
+    except DecodeError:
+        yield from problems.unsupported(
+            f"record at byte {offset} passed its checksum but is not a wandb Record; skipped",
+            "it was written by a wandb version this one cannot decode: audit with that version installed",
+            offset=offset,
+        )
+
+
+def records(path: Path, problems: Problems, wanted: frozenset[int] | None = None) -> Iterator[Any]:
+    """``(offset, wandb_internal_pb2.Record)`` for each record (of the ``wanted`` types); findings."""
+    for item in typed_payloads(path, problems, wanted):
+        if not isinstance(item, tuple):
+            yield item
+            continue
+        offset, _, payload = item
+        for record in decoded(offset, payload, problems):
+            yield (offset, record) if not isinstance(record, Finding) else record
+
+
+def json_value(raw: str | bytes) -> Any:
+    """A ``value_json``: numbers (``NaN``/``Infinity`` included) fast, anything else via json.
+
+    Raises UnicodeDecodeError for bytes that are not UTF-8 (protobuf refuses such a record too).
+    """
     try:
         return float(raw)
     except ValueError:
         pass
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     try:
-        return json.loads(raw)
+        return json.loads(text)
     except ValueError:
-        return raw
+        return text
 
 
 def item_key(item: Any) -> str:
@@ -313,64 +338,141 @@ def _has_typed_values(item: Any) -> bool:
     return "value" in item.DESCRIPTOR.oneofs_by_name
 
 
-_ITEM_FIELDS = attrgetter("nested_key", "value_json")
 _MAX_CACHED_KEYS = 4096
 # What a history key is for: the step, the wall time, a Trainer key (its name), or nothing (None).
-_STEP, _TIME, _UNSEEN = object(), object(), object()
+_STEP, _TIME = object(), object()
+_TEXT = frozenset({bytes, str})
+
+
+def protobuf_items(record: Any) -> tuple[list[tuple[str, Any]], int | None]:
+    """``([(stored key, value_json), ...], step.num)`` of a decoded history Record; typed values (newer
+    protos) come already parsed."""
+    items = []
+    for item in record.history.item:
+        raw = item.value_json
+        items.append((item_key(item), raw if raw else item_value(item)))
+    return items, (record.history.step.num if record.history.HasField("step") else None)
 
 
 class HistoryRows:
-    """Turns ``history`` records into rows; the hot loop of the audit, so fields are fetched in C and
-    what each logger key means is looked up once per key, not once per row."""
+    """Turns history records into rows; what each logger key means is looked up once per key, not
+    once per row. ``row_from_bytes`` is the audit's hot loop; ``row`` takes decoded items."""
 
     def __init__(self, source: Source) -> None:
         self.source = source
-        self.meaning: dict[str, Any] = {}
+        self.meaning: dict[str | bytes, tuple[Any, str]] = {}
 
-    def learn(self, stored: str) -> Any:
-        meaning = _STEP if stored == STEP_KEY else _TIME if stored == "_timestamp" else trainer_key(stored)
+    def learn(self, key: str | bytes) -> tuple[Any, str]:
+        stored = key.decode("utf-8") if isinstance(key, bytes) else key
+        name = _STEP if stored == STEP_KEY else _TIME if stored == "_timestamp" else trainer_key(stored)
         if len(self.meaning) < _MAX_CACHED_KEYS:
-            self.meaning[stored] = meaning
-        return meaning
+            self.meaning[key] = (name, stored)
+        return name, stored
 
-    def row(self, file: str, index: int, offset: int, record: Any) -> LogRow:
+    def row(self, file: str, index: int, offset: int, items: list[tuple[Any, Any]], step: int | None) -> LogRow:
+        """Raises UnicodeDecodeError on bytes that are not UTF-8: decode that record with protobuf."""
         values: dict[str, Any] = {}
         logger_keys: dict[str, str] = {}
-        step, wall_time = None, None
-        items = record.history.item
+        logged_step, wall_time = None, None
         meanings = self.meaning
-        for position, (nested, raw) in enumerate(map(_ITEM_FIELDS, items)):
-            stored = nested[0] if len(nested) == 1 else (".".join(nested) if nested else items[position].key)
-            name = meanings.get(stored, _UNSEEN)
-            if name is _UNSEEN:
-                name = self.learn(stored)
+        for key, raw in items:
+            meaning = meanings.get(key)
+            name, stored = meaning if meaning is not None else self.learn(key)
             if name is None:
                 continue
-            try:
-                value = float(raw)
-            except ValueError:
-                value = item_value(items[position])
-                if isinstance(value, dict) and "_type" in value:
-                    continue  # a W&B media object (table, image...) logged on purpose: not a metric
+            if raw.__class__ in _TEXT:
+                try:
+                    value = float(raw)
+                except ValueError:
+                    value = json_value(raw)
+            else:
+                value = raw  # None, or a typed value protobuf already parsed
+            if isinstance(value, dict) and "_type" in value:
+                continue  # a W&B media object (table, image...) logged on purpose: not a metric
             if name is _STEP:
-                step = value
+                logged_step = value
             elif name is _TIME:
                 wall_time = value
             else:
                 values[name] = value
                 logger_keys[name] = stored
-        if not isinstance(step, (int, float)) or step != step:
-            step = record.history.step.num if record.history.HasField("step") else None
-        return LogRow(
-            self.source,
-            file,
-            index,
-            int(step) if step is not None else None,
-            values,
-            logger_keys,
-            offset,
-            wall_time,
-        )
+        if isinstance(logged_step, (int, float)) and logged_step == logged_step:
+            step = int(logged_step)
+        return LogRow(self.source, file, index, step, values, logger_keys, offset, wall_time)
+
+    def row_from_bytes(self, file: str, index: int, offset: int, payload: bytes) -> LogRow | None:
+        """The row of a history record read straight from its bytes, or None to decode it with protobuf.
+
+        Building protobuf objects for every item costs more than the rest of the audit. This covers the
+        layout wandb-core writes: ``num``, then ``history`` = items of one ``nested_key`` and a
+        ``value_json`` (lengths under 128), and ``step``; anything else (a key in two parts, a typed
+        value, a long value, a field added by a newer wandb, bytes that are not UTF-8) returns None.
+        """
+        try:
+            return self._row_from_bytes(file, index, offset, payload)
+        except (IndexError, UnicodeDecodeError):
+            return None
+
+    def _row_from_bytes(self, file: str, index: int, offset: int, payload: bytes) -> LogRow | None:
+        leading_num = _LEADING_NUM.match(payload)
+        pos = leading_num.end() if leading_num is not None else 0
+        if payload[pos] != 0x12:
+            return None
+        length, pos = _varint(payload, pos + 1)
+        end = pos + length
+        if length < 0 or end > len(payload):
+            return None
+        values: dict[str, Any] = {}
+        logger_keys: dict[str, str] = {}
+        step, logged_step, wall_time = None, None, None
+        meanings = self.meaning
+        while pos < end:
+            tag, size = payload[pos], payload[pos + 1]
+            item_end = pos + 2 + size
+            if size >= 0x80 or item_end > end:
+                return None
+            if tag == 0x12:  # step: HistoryStep{num = 1}; step 0 is an empty message
+                if size and (payload[pos + 2] != 0x08 or payload[item_end - 1] >= 0x80):
+                    return None
+                step = _varint(payload, pos + 3)[0] if size else 0
+                step = step - (1 << 64) if step >= 1 << 63 else step  # int64
+                pos = item_end
+                continue
+            # an item: 0x12 <n> nested_key, 0x82 0x01 <n> value_json
+            key_size = payload[pos + 3]
+            key_end = pos + 4 + key_size
+            if (
+                tag != 0x0A
+                or payload[pos + 2] != 0x12
+                or key_size >= 0x80
+                or payload[key_end] != 0x82
+                or payload[key_end + 1] != 0x01
+                or key_end + 3 + payload[key_end + 2] != item_end
+            ):
+                return None
+            key = payload[pos + 4 : key_end]
+            raw = payload[key_end + 3 : item_end]
+            pos = item_end
+            meaning = meanings.get(key)
+            name, stored = meaning if meaning is not None else self.learn(key)
+            if name is None:
+                continue
+            try:
+                value = float(raw)
+            except ValueError:
+                value = json_value(raw) if raw else None
+                if isinstance(value, dict) and "_type" in value:
+                    continue  # a W&B media object (table, image...) logged on purpose: not a metric
+            if name is _STEP:
+                logged_step = value
+            elif name is _TIME:
+                wall_time = value
+            else:
+                values[name] = value
+                logger_keys[name] = stored
+        if isinstance(logged_step, (int, float)) and logged_step == logged_step:
+            step = int(logged_step)
+        return LogRow(self.source, file, index, step, values, logger_keys, offset, wall_time)
 
 
 def settings(source: Source, file: str, record: Any) -> Iterator[Setting]:
@@ -419,16 +521,23 @@ def read(source: Source) -> Iterator[Item]:
     for path in source.files:
         file = str(path)
         problems = Problems(file)
-        for item in records(path, problems, AUDITED_RECORDS):
+        for item in typed_payloads(path, problems, AUDITED_RECORDS):
             if not isinstance(item, tuple):
                 yield item
                 continue
-            offset, record = item
-            if record.WhichOneof("record_type") == "history":
-                yield history.row(file, index, offset, record)
+            offset, kind, payload = item
+            row = history.row_from_bytes(file, index, offset, payload) if kind == HISTORY else None
+            if row is None:
+                for record in decoded(offset, payload, problems):
+                    if isinstance(record, Finding):
+                        yield record
+                    elif kind == HISTORY:
+                        row = history.row(file, index, offset, *protobuf_items(record))
+                    else:
+                        yield from settings(source, file, record)
+            if row is not None:
+                yield row
                 index += 1
-            else:
-                yield from settings(source, file, record)
         yield from problems.summary()
         summary = path.parent / "files" / "wandb-summary.json"
         summary_problems = Problems(str(summary))
