@@ -56,6 +56,7 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--collect-repeats", type=int, default=15, help="runs of each collection-only command")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qadiag-plugin-bench-"))
     project = work / "qa_project"
@@ -76,8 +77,14 @@ def main() -> None:
     for _ in range(args.repeats):
         for name, command in commands.items():
             times[name].append(timed(command, project, env))
+    for _ in range(args.collect_repeats - args.repeats):  # a ~10 ms difference needs more samples
+        for name in ("collect (plugin installed)", "collect -p no:qadiag"):
+            times[name].append(timed(commands[name], project, env))
     medians = {name: statistics.median(values) for name, values in times.items()}
-    print(f"example project: {EXAMPLE.relative_to(ROOT)}, {args.repeats} runs each, median wall seconds")
+    print(
+        f"example project: {EXAMPLE.relative_to(ROOT)}, {args.repeats} runs each "
+        f"({max(args.repeats, args.collect_repeats)} of collection only), median wall seconds"
+    )
     print(f"{'what':<28}{'seconds':>9}")
     for name, seconds in medians.items():
         print(f"{name:<28}{seconds:>9.2f}")
