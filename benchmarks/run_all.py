@@ -1,6 +1,6 @@
 """Every benchmark, one after the other, with the settings benchmarks/README.md reports.
 
-    python benchmarks/run_all.py              # about 20 minutes on 2 CPU cores; run on an idle machine
+    python benchmarks/run_all.py              # about 25 minutes on 2 CPU cores; run on an idle machine
     python benchmarks/run_all.py --quick      # smaller sizes, a couple of minutes: checks they all run
 
 Prints the machine and versions, then each benchmark's own side-by-side table.
@@ -20,9 +20,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 FULL = {
-    "probe_overhead.py": ["--model", "base", "--seq", "384", "--steps", "24", "--batch", "2", "--repeats", "2"],
+    "probe_overhead.py": ["--model", "base", "--seq", "384", "--steps", "24", "--batch", "2", "--repeats", "3"],
     "plugin_session.py": ["--repeats", "3"],
-    "audit_scale.py": ["--size-mb", "500", "--rows", "1000000", "--leet-mb", "100"],
+    "audit_scale.py": ["--size-mb", "500", "--rows", "1000000"],
     "postprocess.py": ["--examples", "6000", "--repeats", "3"],
     "import_cost.py": ["--repeats", "7"],
 }

@@ -422,10 +422,8 @@ class HistoryRows:
         end = pos + length
         if length < 0 or end > len(payload):
             return None
-        values: dict[str, Any] = {}
-        logger_keys: dict[str, str] = {}
-        step, logged_step, wall_time = None, None, None
-        meanings = self.meaning
+        items: list[tuple[bytes, bytes | None]] = []
+        step = None
         while pos < end:
             tag, size = payload[pos], payload[pos + 1]
             item_end = pos + 2 + size
@@ -450,29 +448,9 @@ class HistoryRows:
                 or key_end + 3 + payload[key_end + 2] != item_end
             ):
                 return None
-            key = payload[pos + 4 : key_end]
-            raw = payload[key_end + 3 : item_end]
+            items.append((payload[pos + 4 : key_end], payload[key_end + 3 : item_end] or None))
             pos = item_end
-            meaning = meanings.get(key)
-            name, stored = meaning if meaning is not None else self.learn(key)
-            if name is None:
-                continue
-            try:
-                value = float(raw)
-            except ValueError:
-                value = json_value(raw) if raw else None
-                if isinstance(value, dict) and "_type" in value:
-                    continue  # a W&B media object (table, image...) logged on purpose: not a metric
-            if name is _STEP:
-                logged_step = value
-            elif name is _TIME:
-                wall_time = value
-            else:
-                values[name] = value
-                logger_keys[name] = stored
-        if isinstance(logged_step, (int, float)) and logged_step == logged_step:
-            step = int(logged_step)
-        return LogRow(self.source, file, index, step, values, logger_keys, offset, wall_time)
+        return self.row(file, index, offset, items, step)
 
 
 def settings(source: Source, file: str, record: Any) -> Iterator[Setting]:
