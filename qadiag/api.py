@@ -41,8 +41,9 @@ class ProbeReport:
 class ProbeRun:
     """Probes attached to one Trainer; ``finish()`` detaches them and returns the report.
 
-    In a distributed run, ``samples`` holds on rank 0 the samples of every rank (tagged ``rank``), and
-    ``finish()`` gathers the findings of every rank: call it on all of them.
+    In a distributed run, attach on every rank (captures and ``finish()`` gather across ranks, which
+    every rank must join); ``samples`` holds on rank 0 the samples of every rank (tagged ``rank``), and
+    ``finish()`` returns the findings of every rank on each of them.
     """
 
     def __init__(self, trainer: Any, probes: list[Any], observer: Any, preflight: list[Finding]) -> None:
