@@ -56,6 +56,15 @@ def from_main(value: Any) -> Any:
     return box[0]
 
 
+def shut_down() -> None:
+    """Destroy the process group before the interpreter exits: a gloo group left to interpreter
+    shutdown can abort the process ("terminate called without an active exception", exit -6)."""
+    dist = _process_group()
+    if dist is not None:
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def gather_to_main(value: Any) -> list[Any] | None:
     """Every rank's ``value`` in rank order on rank 0, None on the others. Every rank must call it."""
     dist = _process_group()

@@ -337,4 +337,5 @@ def main(argv: Sequence[str]) -> int:
     outcome = run(task_args, training_args)
     if training_args.process_index == 0:
         print(summary(training_args, outcome))
+    distributed.shut_down()
     return 0

@@ -83,6 +83,7 @@ def main(result_path: str, output_dir: str, mode: str = "distributed") -> None:
     if os.environ.get("RANK", "0") == "0":
         with open(result_path, "w", encoding="utf-8") as handle:
             json.dump(results, handle)
+    distributed.shut_down()
 
 
 if __name__ == "__main__":
