@@ -57,3 +57,18 @@ def loss_scale_across_devices(trainer: Any, num_items_in_batch: Any) -> int:
         return int(args.n_gpu)
     accelerator = getattr(trainer, "accelerator", None)
     return int(getattr(accelerator, "num_processes", 1) or 1)
+
+
+def tokenizer_vocab_argument(tokenizer_class: Any) -> str:
+    """The keyword a fast tokenizer takes its vocab file under: ``vocab`` on 5.x (which silently
+    ignores ``vocab_file``), ``vocab_file`` on 4.x."""
+    import inspect
+
+    return "vocab_file" if "vocab_file" in inspect.signature(tokenizer_class.__init__).parameters else "vocab"
+
+
+# How compute_loss_func meets QA batches, which carry start/end positions and no 'labels' key.
+COMPUTE_LOSS_FUNC_QA_FIX = (
+    "transformers calls compute_loss_func only for batches with a 'labels' key (4.x) and with labels=None for "
+    "QA batches (5.x): override compute_loss and call your loss with (start_positions, end_positions) yourself"
+)

@@ -57,16 +57,13 @@ def load_tokenizer(vocab: str | Path | None = None) -> PreTrainedTokenizerFast:
     Cased and without accent stripping: both would NFD-decompose Hangul syllables into jamo, which are
     not in the vocab. Offsets therefore map straight back into the original text.
     """
-    import inspect
-
     from transformers import BertTokenizerFast
 
+    from qadiag import compat
+
     path = Path(vocab) if vocab is not None else vocab_file()
-    # transformers 5 takes the file as ``vocab`` and silently ignores ``vocab_file``; 4.x the reverse.
-    parameters = inspect.signature(BertTokenizerFast.__init__).parameters
-    vocab_key = "vocab_file" if "vocab_file" in parameters else "vocab"
     return BertTokenizerFast(
-        **{vocab_key: str(path)},
+        **{compat.tokenizer_vocab_argument(BertTokenizerFast): str(path)},
         do_lower_case=False,
         strip_accents=False,
         model_max_length=tiny_config("qa").max_position_embeddings,

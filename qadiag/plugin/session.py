@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from qadiag import compat
 from qadiag.errors import QadiagError
 from qadiag.findings import Finding, finding
 from qadiag.plugin.config import PluginConfig, resolve_callable
@@ -209,10 +210,7 @@ def attribute_crash(error: BaseException, trainer: Any = None, observer_returns:
         code, probe, fix = "QD305", "loss-swap", "declare `def log(self, logs, start_time=None)`"
     elif _crashed_in(frames, getattr(trainer, "compute_loss_func", None)):
         code, probe = "QD301", "loss-swap"
-        fix = (
-            "transformers calls compute_loss_func only for batches with a 'labels' key (4.x) and with labels=None "
-            "for QA batches (5.x): override compute_loss and call your loss with (start_positions, end_positions)"
-        )
+        fix = compat.COMPUTE_LOSS_FUNC_QA_FIX
     elif observer_returns and observer_returns - {"Tensor"}:
         code, probe, fix = "QD306", "loss-swap", "return only the detached loss tensor from training_step"
     else:

@@ -182,11 +182,7 @@ class LossSwapProbe(Probe):
                 "your loss, e.g. `labels = inputs.pop('labels')` (QA: start/end positions) before model(**inputs)"
             )
         if self.builtin_batches and self.options.loss is None:
-            return (
-                "compute_loss_func is only called when the batch has a 'labels' key (4.x) and gets labels=None "
-                "for QA batches (5.x): override compute_loss and call your loss with (start_positions, "
-                "end_positions) yourself"
-            )
+            return compat.COMPUTE_LOSS_FUNC_QA_FIX
         return "make compute_loss return the intended loss (or declare the loss you really optimize)"
 
     def _compute_loss_overridden(self) -> bool:
