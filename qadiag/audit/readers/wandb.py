@@ -194,7 +194,11 @@ def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes]
             assembler.resyncing = True
             pos = block_end
             continue
-        yield from assembler.add(kind, data[local + CHUNK_HEADER : end - start], pos)
+        if kind == FULL and assembler.parts is None:  # the common case, without a generator per chunk
+            assembler.resyncing = False
+            yield pos, data[local + CHUNK_HEADER : end - start]
+        else:
+            yield from assembler.add(kind, data[local + CHUNK_HEADER : end - start], pos)
         pos = end
     if assembler.parts is not None:
         # One cut, one finding: the record in progress is what was lost, wherever the last chunk stops.
@@ -387,7 +391,7 @@ class HistoryRows:
                     value = json_value(raw)
             else:
                 value = raw  # None, or a typed value protobuf already parsed
-            if isinstance(value, dict) and "_type" in value:
+            if value.__class__ is dict and "_type" in value:
                 continue  # a W&B media object (table, image...) logged on purpose: not a metric
             if name is _STEP:
                 logged_step = value
@@ -418,7 +422,13 @@ class HistoryRows:
         pos = leading_num.end() if leading_num is not None else 0
         if payload[pos] != 0x12:
             return None
-        length, pos = _varint(payload, pos + 1)
+        length, second = payload[pos + 1], payload[pos + 2]
+        if length < 0x80:
+            pos += 2
+        elif second < 0x80:  # a history of 128 bytes to 16 KiB: a two-byte length
+            length, pos = (length & 0x7F) | second << 7, pos + 3
+        else:
+            length, pos = _varint(payload, pos + 1)
         end = pos + length
         if length < 0 or end > len(payload):
             return None
