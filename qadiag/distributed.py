@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
 from typing import Any
 
 from qadiag.findings import Finding
@@ -107,9 +106,8 @@ def merge_rank_findings(per_rank: list[list[Finding]]) -> list[Finding]:
     ]
 
 
-def flatten_rank_records(per_rank: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def flatten_rank_records(per_rank: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Records gathered from the ranks, each tagged with its rank when there is more than one."""
-    per_rank = list(per_rank)
     if len(per_rank) == 1:
         return list(per_rank[0])
     return [{"rank": process, **record} for process, records in enumerate(per_rank) for record in records]

@@ -77,16 +77,13 @@ class LossSwapProbe(Probe):
             return
         comparison = Comparison(batch.step, optimized, intended)
         self.compared.append(comparison)
-        if not self._matches(batch, comparison):
+        if not self._same_up_to_scaling(batch, optimized, intended):
             self.mismatched.append(comparison)
 
     def _optimized_value(self, batch: MicroBatch) -> float | None:
         """What compute_loss returned; the backpropagated tensor when compute_loss was bypassed."""
         value = _scalar(batch.loss)
         return value if value is not None else _scalar(batch.backpropagated)
-
-    def _matches(self, batch: MicroBatch, comparison: Comparison) -> bool:
-        return self._same_up_to_scaling(batch, comparison.optimized, comparison.intended)
 
     def _same_up_to_scaling(self, batch: MicroBatch, optimized: float, intended: float) -> bool:
         """Equal once the Trainer's own scaling is undone."""

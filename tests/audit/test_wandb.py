@@ -251,3 +251,17 @@ def test_history_layouts_the_fast_path_does_not_know_read_as_protobuf_reads_them
     assert fast.findings == slow.findings == []
     rows = [[(r.step, r.values, r.logger_keys, r.wall_time) for r in result.rows] for result in (fast, slow)]
     assert len(rows[0]) > 600 and str(rows[0]) == str(rows[1])  # str: NaN == NaN
+
+
+def test_a_step_field_that_is_not_one_whole_varint_is_left_to_protobuf(tmp_path):
+    item = b"\n\x10\x12\x0atrain/loss\x82\x01\x011"  # nested_key "train/loss", value_json "1"
+    rows = reader.HistoryRows(tmp_path)
+
+    def history_record(step_field: bytes) -> bytes:
+        history = step_field + item
+        return b"\x08\x05\x12" + bytes([len(history)]) + history
+
+    row = rows.row_from_bytes("f", 0, 0, history_record(b"\x12\x02\x08\x07"))
+    assert row is not None and row.step == 7 and row.values == {"loss": 1.0}
+    assert rows.row_from_bytes("f", 0, 0, history_record(b"\x12\x01\x08")) is None  # the varint is missing
+    assert rows.row_from_bytes("f", 0, 0, history_record(b"\x12\x03\x08\x07\x07")) is None  # a byte too many

@@ -440,9 +440,9 @@ class HistoryRows:
             if size >= 0x80 or item_end > end:
                 return None
             if tag == 0x12:  # step: HistoryStep{num = 1}; step 0 is an empty message
-                if size and (payload[pos + 2] != 0x08 or payload[item_end - 1] >= 0x80):
-                    return None
-                step = _varint(payload, pos + 3)[0] if size else 0
+                step, after = _varint(payload, pos + 3) if size else (0, item_end)
+                if (size and payload[pos + 2] != 0x08) or after != item_end or step < 0:
+                    return None  # not exactly one varint field: let protobuf judge it
                 step = step - (1 << 64) if step >= 1 << 63 else step  # int64
                 pos = item_end
                 continue
