@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from qadiag.distributed import gather_everywhere, merge_rank_findings
-from qadiag.findings import Finding, format_text, is_failure
+from qadiag.findings import Finding, is_failure
+from qadiag.formats import format_text
 
 
 @dataclass

@@ -1,4 +1,10 @@
-"""Errors meant for the user: one line that names the file and record, never a traceback."""
+"""Every exception and warning qadiag raises, in one family.
+
+:class:`QadiagError` is the base: a problem with the user's input, setup or code that qadiag can
+explain in one line naming the file and record, with a fix. The command line prints it and exits 2;
+the pytest plugin turns it into a usage error or a failed item. The subclasses say which side the
+problem is on, so callers can catch exactly what they expect.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,10 @@ class QadiagError(Exception):
         self.fix = fix
         super().__init__(message)
 
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
     def __str__(self) -> str:
         where = ""
         if self.source is not None:
@@ -29,4 +39,35 @@ class QadiagError(Exception):
                 where += f", record {self.record}"
             where += ": "
         fix = f" (fix: {self.fix})" if self.fix else ""
-        return f"{where}{self.args[0]}{fix}"
+        return f"{where}{self.message}{fix}"
+
+
+class ConfigError(QadiagError):
+    """``[tool.qadiag]``, a command-line flag or a ``module:callable`` that cannot be used."""
+
+
+class InputError(QadiagError):
+    """A data file, model directory, output dir or checkpoint that cannot be used as given."""
+
+
+class UnknownCodeError(QadiagError, KeyError):
+    """A finding code that is not in :data:`qadiag.findings.CODES` (a bug in qadiag or a plugin)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return QadiagError.__str__(self)
+
+
+class UnknownCheckError(ConfigError):
+    """A probe or check name that is not registered."""
+
+
+class DeclaredLossError(QadiagError):
+    """The loss the user declared raised when recomputed on outputs the Trainer already computed."""
+
+
+class NoLogitsError(QadiagError, ValueError):
+    """Model outputs with neither start/end logits nor classification logits."""
+
+
+class QadiagWarning(UserWarning):
+    """A warning-level finding: shown, and a failure only in strict mode."""

@@ -1,17 +1,21 @@
-"""The one `Finding` type, the registry of finding codes, and the report formatters.
+"""The one `Finding` type, the registry of finding codes, and the one way repeated findings merge.
 
 Live probes and the offline auditor both produce `Finding`s through :func:`finding`, which looks the
 code up in :data:`CODES` so that a code always carries the same area and default severity wherever
-it is raised.
+it is raised. A bug seen many times (every evaluation, every feature, every rank, every source) is
+one finding with a ``count`` and its first few occurrences: :class:`FindingGroups` does that for the
+probes, the datasets checks, the distributed gather and the auditor alike. Output formats live in
+:mod:`qadiag.formats`.
 """
 
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from qadiag.errors import UnknownCodeError
 
 
 class Severity(str, enum.Enum):
@@ -105,10 +109,6 @@ CODES: dict[str, Code] = {
 }
 
 
-class UnknownCodeError(KeyError):
-    pass
-
-
 @dataclass(frozen=True)
 class Finding:
     """One diagnosis: what is wrong, where, and how to fix it."""
@@ -124,6 +124,7 @@ class Finding:
     offset: int | None = None
     run: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    count: int = field(default=1, compare=False)
 
     @property
     def title(self) -> str:
@@ -144,7 +145,11 @@ class Finding:
         data = asdict(self)
         data["severity"] = self.severity.value
         data["title"] = self.title
-        return {k: v for k, v in data.items() if v not in (None, {}, "")}
+        return {k: v for k, v in data.items() if v not in (None, {}, "") and not (k == "count" and v == 1)}
+
+    def with_evidence(self, **evidence: Any) -> Finding:
+        """The same finding with more evidence (the one way findings are amended)."""
+        return replace(self, evidence={**self.evidence, **evidence})
 
 
 def finding(code: str, message: str, fix: str, *, severity: Severity | None = None, **where: Any) -> Finding:
@@ -183,55 +188,84 @@ def sort_key(item: Finding) -> tuple:
     return (item.run or "", item.source or "", -item.severity.rank, item.code, item.step or 0, item.key or "")
 
 
-def format_text(findings: Sequence[Finding], *, show_fix: bool = True) -> str:
-    """Human-readable report, grouped by run and source."""
-    if not findings:
-        return "no findings"
-    lines: list[str] = []
-    group = None
-    for item in sorted(findings, key=sort_key):
-        this_group = (item.run, item.source)
-        if this_group != group:
-            group = this_group
-            heading = " | ".join(part for part in this_group if part) or "(live run)"
-            lines.append(f"== {heading}")
-        step = f" step {item.step}" if item.step is not None else ""
-        key = f" [{item.key}]" if item.key else ""
-        offset = f" @byte {item.offset}" if item.offset is not None else ""
-        lines.append(f"{item.code} {item.severity.value:<7} {item.probe}{step}{key}{offset}: {item.message}")
-        if show_fix and item.fix:
-            lines.append(f"    fix: {item.fix}")
-    counts = {level: sum(1 for f in findings if f.severity is level) for level in Severity}
-    lines.append(
-        f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), {counts[Severity.INFO]} info"
-    )
-    return "\n".join(lines)
 
 
-def format_json(findings: Sequence[Finding]) -> str:
-    return json.dumps([item.to_dict() for item in sorted(findings, key=sort_key)], indent=2, default=str)
+def where_of(item: Finding) -> dict[str, Any]:
+    """The location fields of a finding, for listing occurrences."""
+    return {
+        name: value
+        for name in ("source", "step", "key", "offset", "run")
+        if (value := getattr(item, name)) is not None
+    }
 
 
-def _github_escape(text: str, *, property_value: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    if property_value:
-        text = text.replace(":", "%3A").replace(",", "%2C")
-    return text
+@dataclass
+class _Group:
+    first: Finding
+    last: Finding
+    count: int
+    examples: list[Finding]
+    tags: list[Any]
 
 
-def format_github(findings: Sequence[Finding]) -> str:
-    """GitHub Actions workflow commands (``::error file=...,title=...::message``)."""
-    level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
-    lines = []
-    for item in sorted(findings, key=sort_key):
-        props = []
-        if item.source:
-            props.append(f"file={_github_escape(item.source, property_value=True)}")
-        props.append(f"title={_github_escape(f'{item.code} {item.title}', property_value=True)}")
-        where = f" ({item.where})" if item.where else ""
-        body = f"{item.message}{where} Fix: {item.fix}"
-        lines.append(f"::{level[item.severity]} {','.join(props)}::{_github_escape(body)}")
-    return "\n".join(lines)
+class FindingGroups:
+    """Findings merged by identity (default: code, area, source, key): the first occurrence speaks for
+    the group, with ``count``, the locations of the first ``max_examples`` occurrences and of the last,
+    and, when ``tag_name`` is given, the distinct tags seen (e.g. the ranks that found it).
+
+    Memory is bounded by the number of distinct identities times ``max_examples``, not by how often a
+    finding repeats.
+    """
+
+    def __init__(self, *, max_examples: int = 3, tag_name: str | None = None) -> None:
+        self.max_examples = max_examples
+        self.tag_name = tag_name
+        self._groups: dict[tuple, _Group] = {}
+
+    @staticmethod
+    def identity(item: Finding) -> tuple:
+        return (item.code, item.probe, item.source, item.key)
+
+    def add(self, item: Finding, *, identity: tuple | None = None, tag: Any = None) -> bool:
+        """Add one occurrence; True when it starts a new group."""
+        key = self.identity(item) if identity is None else identity
+        group = self._groups.get(key)
+        if group is None:
+            self._groups[key] = _Group(item, item, item.count, [item], [] if tag is None else [tag])
+            return True
+        group.count += item.count
+        group.last = item
+        if len(group.examples) < self.max_examples:
+            group.examples.append(item)
+        if tag is not None and tag not in group.tags:
+            group.tags.append(tag)
+        return False
+
+    def extend(self, items: Iterable[Finding], *, tag: Any = None) -> None:
+        for item in items:
+            self.add(item, tag=tag)
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def findings(self) -> list[Finding]:
+        return [self._merged(group) for group in self._groups.values()]
+
+    def _merged(self, group: _Group) -> Finding:
+        evidence: dict[str, Any] = {}
+        if self.tag_name is not None and group.tags:
+            evidence[self.tag_name] = list(group.tags)
+        if group.count > 1 and len(group.examples) > 1:
+            evidence["occurrences"] = [where_of(example) for example in group.examples]
+            if group.last is not group.examples[-1]:
+                evidence["last_occurrence"] = where_of(group.last)
+        if group.count == group.first.count and not evidence:
+            return group.first
+        return replace(group.first, count=group.count, evidence={**group.first.evidence, **evidence})
 
 
-FORMATTERS = {"text": format_text, "json": format_json, "github": format_github}
+def merge_repeats(items: Iterable[Finding], **options: Any) -> list[Finding]:
+    """``items`` with repeats of one identity merged into one finding (see :class:`FindingGroups`)."""
+    groups = FindingGroups(**options)
+    groups.extend(items)
+    return groups.findings()

@@ -168,7 +168,8 @@ class QadiagItem(pytest.Item):
         return found
 
     def _raise_or_warn(self, found: list[Any], strict: bool) -> None:
-        from qadiag.findings import Severity, format_text, is_failure
+        from qadiag.findings import Severity, is_failure
+        from qadiag.formats import format_text
 
         for item in found:
             self.user_properties.append((item.code, f"{item.severity.value}: {item.message} | fix: {item.fix}"))

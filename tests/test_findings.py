@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from qadiag.findings import CODES, Severity, UnknownCodeError, finding, format_github, format_json, format_text, select
+from qadiag.errors import UnknownCodeError
+from qadiag.findings import CODES, Severity, finding, select
+from qadiag.formats import format_github, format_json, format_text
 
 
 def test_every_code_is_in_its_documented_range():

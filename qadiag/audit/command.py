@@ -17,7 +17,8 @@ from qadiag.audit.discover import LOOKED_FOR, discover
 from qadiag.audit.records import Source
 from qadiag.audit.rules import audit
 from qadiag.errors import QadiagError
-from qadiag.findings import FORMATTERS, is_failure, select
+from qadiag.findings import is_failure, select
+from qadiag.formats import FORMATTERS
 
 # Show progress when there is this much to read (and stdout is a terminal).
 PROGRESS_MIN_BYTES = 32 << 20

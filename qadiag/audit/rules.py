@@ -16,7 +16,6 @@ among the evaluation keys. What is kept per row is only what these rules need: t
 from __future__ import annotations
 
 import dataclasses
-import math
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,10 +25,11 @@ from typing import Any, Protocol
 from qadiag.audit.readers import read
 from qadiag.audit.records import LogRow, Setting, Source, SourceKind
 from qadiag.findings import Finding, finding
+from qadiag.loss_rules import missing_eval_loss, non_finite_loss
 from qadiag.namespaces import EVAL_PREFIX, RowKind, check_row, infer_row_kind, is_number
 
 COMPARED_KEYS = ("loss", "eval_loss")
-NON_FINITE_CODES = {"loss": "QD205", "train_loss": "QD205", "eval_loss": "QD202"}
+LOSS_KEYS = ("loss", "train_loss", "eval_loss")
 REFERENCE_ORDER = (SourceKind.TRAINER_STATE, SourceKind.WANDB, SourceKind.TENSORBOARD, SourceKind.MLFLOW)
 # TensorBoard stores float32: agreement is judged at float32 precision.
 RELATIVE_TOLERANCE, ABSOLUTE_TOLERANCE = 1e-5, 1e-8
@@ -109,7 +109,7 @@ class SourceAudit:
             self._evaluation_row(row, step)
         elif self._evaluation is not None:
             self._close_evaluation()
-        for key in NON_FINITE_CODES:
+        for key in LOSS_KEYS:
             if key in row.values:
                 self._check_loss(row, key, kind)
 
@@ -161,20 +161,8 @@ class SourceAudit:
         row, self._evaluation = self._evaluation, None
         if row is None or self._evaluation_has_loss:
             return
-        self.tally(
-            finding(
-                "QD201",
-                f"the evaluation logged {', '.join(sorted(k for k in row.values if k != 'epoch'))} but no "
-                "'eval_loss': prediction_step computed no loss (the evaluation batches carry no labels, "
-                "label_names does not name them) or a custom evaluate() dropped it",
-                "give the validation features their label columns (start_positions/end_positions for "
-                "QA), set label_names if the model's forward names them differently, and keep "
-                "output.metrics in a custom evaluate()",
-                key="eval_loss",
-            ),
-            row,
-            row.step,
-        )
+        logged = ", ".join(sorted(k for k in row.values if k != "epoch"))
+        self.tally(missing_eval_loss(logged=logged), row, row.step)
 
     def _check_loss(self, row: LogRow, key: str, kind: RowKind) -> None:
         value = row.values[key]
@@ -190,20 +178,9 @@ class SourceAudit:
             series = self.series[key]
             series.steps.append(row.step)
             series.values.append(value)
-        if math.isfinite(value):
-            return
-        where = "in the evaluation" if key.startswith(EVAL_PREFIX) else "in training"
-        self.tally(
-            finding(
-                NON_FINITE_CODES[key],
-                f"{key} is {value} {where}",
-                "look for inputs whose labels point outside the sequence, a learning rate that is too high, "
-                "and fp16 overflow; re-run with logging_nan_inf_filter=False to see every non-finite loss",
-                key=key,
-            ),
-            row,
-            row.step,
-        )
+        problem = non_finite_loss(key, value)
+        if problem is not None:
+            self.tally(problem, row, row.step)
 
     def tally(
         self, template: Finding, row: LogRow, step: int | None, *, logger_key: str | None = None

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 
 from transformers import TrainerCallback
 
-from qadiag.findings import Finding, finding
+from qadiag.errors import DeclaredLossError
+from qadiag.findings import Finding, FindingGroups
 from qadiag.probes.observe import Observer
 
 QA_LABELS = ("start_positions", "end_positions")
@@ -29,7 +30,11 @@ class ProbeOptions:
 
 
 class Probe(TrainerCallback):
-    """A TrainerCallback that reports `Finding`s; ``install`` adds the hooks it needs, nothing else."""
+    """A TrainerCallback that records `Finding`s; ``install`` adds the hooks it needs, nothing else.
+
+    A finding recorded again (the same code, source and key at every evaluation, every batch) is kept
+    once, with a count and its first occurrences (:class:`~qadiag.findings.FindingGroups`).
+    """
 
     name: ClassVar[str]
 
@@ -37,8 +42,7 @@ class Probe(TrainerCallback):
         self.options = options
         self.trainer: Any = None
         self.observer: Observer | None = None
-        self._findings: dict[tuple, Finding] = {}
-        self._occurrences: dict[tuple, int] = {}
+        self._found = FindingGroups()
 
     def install(self, trainer: Any, observer: Observer) -> None:
         self.trainer, self.observer = trainer, observer
@@ -48,26 +52,14 @@ class Probe(TrainerCallback):
         if self.trainer is not None:
             self.trainer.remove_callback(self)
 
-    def report(self, item: Finding, *, dedupe: tuple = ()) -> None:
-        """Keep the first occurrence of a finding per ``(code, key, *dedupe)``; count the others."""
-        identity = (item.code, item.key, *dedupe)
-        self._occurrences[identity] = self._occurrences.get(identity, 0) + 1
-        self._findings.setdefault(identity, item)
-
-    def report_new(self, code: str, message: str, fix: str, *, dedupe: tuple = (), **where: Any) -> None:
-        self.report(finding(code, message, fix, **where), dedupe=dedupe)
+    def record(self, item: Finding) -> None:
+        self._found.add(item)
 
     def finalize(self) -> None:
         """Checks that need the whole run; called once after training/evaluation."""
 
     def findings(self) -> list[Finding]:
-        found = []
-        for identity, item in self._findings.items():
-            count = self._occurrences[identity]
-            if count > 1:
-                item = Finding(**{**item.__dict__, "evidence": {**item.evidence, "occurrences": count}})
-            found.append(item)
-        return found
+        return self._found.findings()
 
 
 def batch_labels(inputs: Mapping[str, Any]) -> Any:
@@ -94,10 +86,6 @@ def output_keys(outputs: Any) -> list[str]:
     return [type(outputs).__name__]
 
 
-class DeclaredLossError(Exception):
-    """The user's declared loss raised while being recomputed on captured outputs."""
-
-
 def recompute_declared_loss(
     loss: Callable[..., Any], outputs: Any, inputs: Mapping[str, Any], num_items_in_batch: Any = None
 ) -> float | None:
@@ -115,7 +103,17 @@ def recompute_declared_loss(
             value = loss(outputs, labels, num_items_in_batch=num_items_in_batch)
     except Exception as error:
         raise DeclaredLossError(f"{type(error).__name__}: {error}") from error
-    return float(value.detach().float().mean()) if hasattr(value, "detach") else float(value)
+    return to_float(value)
+
+
+def to_float(value: Any) -> float | None:
+    """A loss-like value (tensor of any shape: its mean; number) as a float; None when it is not one."""
+    if value is None:
+        return None
+    try:
+        return float(value.detach().float().mean()) if hasattr(value, "detach") else float(value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
 
 
 def same_loss(a: float, b: float) -> bool:

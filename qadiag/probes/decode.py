@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from qadiag.errors import NoLogitsError
 from qadiag.probes.base import output_field, output_keys, structural_token_ids
 
 MAX_ANSWER_TOKENS = 30
@@ -41,20 +42,13 @@ class PairSample:
         return asdict(self)
 
 
-class NoLogitsError(ValueError):
-    """The model outputs have neither start/end logits nor classification logits."""
-
-    def __init__(self, outputs: Any) -> None:
-        self.keys = output_keys(outputs)
-        super().__init__(f"no start_logits/end_logits or logits in model outputs (keys: {', '.join(self.keys)})")
-
-
 def task_of(outputs: Any) -> str:
     if output_field(outputs, "start_logits") is not None and output_field(outputs, "end_logits") is not None:
         return "qa"
     if output_field(outputs, "logits") is not None:
         return "pair-classification"
-    raise NoLogitsError(outputs)
+    keys = ", ".join(output_keys(outputs))
+    raise NoLogitsError(f"no start_logits/end_logits or logits in model outputs (keys: {keys})")
 
 
 def context_mask(input_ids: Any, token_type_ids: Any, attention_mask: Any, special_ids: set[int]) -> Any:

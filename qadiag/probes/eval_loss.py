@@ -11,11 +11,13 @@ losses are caught from ``compute_loss`` itself, even when ``logging_nan_inf_filt
 from __future__ import annotations
 
 import inspect
-import math
 from typing import Any
 
-from qadiag.namespaces import RowKind, is_finite_number, is_number
-from qadiag.probes.base import DeclaredLossError, Probe, recompute_declared_loss, same_loss
+from qadiag.errors import DeclaredLossError
+from qadiag.findings import finding
+from qadiag.loss_rules import missing_eval_loss, non_finite_loss
+from qadiag.namespaces import RowKind
+from qadiag.probes.base import Probe, recompute_declared_loss, same_loss, to_float
 from qadiag.probes.observe import EvaluationCall, MicroBatch, Observer
 
 
@@ -32,24 +34,19 @@ class EvalLossProbe(Probe):
 
     # -- non-finite training loss ---------------------------------------------------------------
     def _on_microbatch(self, batch: MicroBatch) -> None:
-        value = _as_float(batch.loss)
+        value = to_float(batch.loss)
         if batch.training:
-            if value is not None and not math.isfinite(value):
-                hidden = bool(getattr(self.trainer.args, "logging_nan_inf_filter", False))
-                self.report_new(
-                    "QD205",
-                    f"compute_loss returned {value} at step {batch.step}"
-                    + (
-                        "; logging_nan_inf_filter=True replaces it in the logged 'loss', so the logs look fine"
-                        if hidden
-                        else ""
-                    ),
-                    "check the inputs of that batch (labels out of range, empty spans) and the learning rate; "
-                    "run with logging_nan_inf_filter=False to see non-finite losses in the logs",
-                    step=batch.step,
-                    key="loss",
-                    source="Trainer.compute_loss",
-                )
+            hidden = bool(getattr(self.trainer.args, "logging_nan_inf_filter", False))
+            masked = "; logging_nan_inf_filter=True replaces it in the logged 'loss', so the logs look fine"
+            problem = non_finite_loss(
+                "loss",
+                value,
+                context=f": compute_loss returned it at step {batch.step}" + (masked if hidden else ""),
+                step=batch.step,
+                source="Trainer.compute_loss",
+            )
+            if problem is not None:
+                self.record(problem)
             return
         if self.options.loss is None or value is None:
             return
@@ -70,18 +67,20 @@ class EvalLossProbe(Probe):
             return
         key = f"{call.prefix}_loss"
         value = _reported_value(call, key)
-        where = {"step": call.step, "key": key, "source": "Trainer.evaluate"}
+        where = {"step": call.step, "source": "Trainer.evaluate"}
         if value is None:
             cause, fix = self._diagnose_missing(call, key)
-            self.report_new("QD201", f"evaluate() at step {call.step} reported no {key!r}: {cause}", fix, **where)
-        elif not is_finite_number(value):
-            self.report_new(
-                "QD202",
-                f"{key} is {value} at step {call.step}; on transformers 5.x batches with a non-finite loss are "
-                "dropped from the average, so this means every batch (or the only batch) was non-finite",
-                "look for evaluation features whose labels point outside the sequence, and for fp16 overflow",
-                **where,
-            )
+            self.record(missing_eval_loss(key, cause=f"at step {call.step}, {cause}", fix=fix, **where))
+            return
+        problem = non_finite_loss(
+            key,
+            value,
+            context=f" at step {call.step}; on transformers 5.x batches with a non-finite loss are dropped from the "
+            "average, so this means every batch (or the only batch) was non-finite",
+            **where,
+        )
+        if problem is not None:
+            self.record(problem)
 
     def _diagnose_missing(self, call: EvaluationCall, key: str) -> tuple[str, str]:
         loop_loss = [(k, v) for m in call.loop_metrics for k, v in m.items() if k.endswith("_loss")]
@@ -139,7 +138,7 @@ class EvalLossProbe(Probe):
     def finalize(self) -> None:
         if self._eval_mismatches and self._eval_example:
             reported, declared = self._eval_example
-            self.report_new(
+            self.record(finding(
                 "QD203",
                 f"on {self._eval_mismatches} of {self._eval_compared} evaluation batches the loss evaluate() "
                 f"computed ({reported:.6g}) is not the declared loss on the same outputs ({declared:.6g}), so "
@@ -148,7 +147,7 @@ class EvalLossProbe(Probe):
                 "same objective as training",
                 key="eval_loss",
                 source="Trainer.prediction_step",
-            )
+            ))
 
 
 def _reported_value(call: EvaluationCall, key: str) -> Any:
@@ -175,12 +174,3 @@ def _forward_arguments(model: Any) -> set[str] | None:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return None
     return {p.name for p in parameters}
-
-
-def _as_float(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value.detach().float().mean()) if hasattr(value, "detach") else float(value)
-    except (TypeError, ValueError):
-        return None if not is_number(value) else float(value)

@@ -32,7 +32,7 @@ class LogKeysProbe(Probe):
         call = self.observer.active_evaluation if self.observer else None
         kind = evaluation_kind(call) if call is not None else None
         for item in check_row(logs, kind=kind, step=state.global_step, source=_source(call)):
-            self.report(item)
+            self.record(item)
 
     def _after_evaluation(self, call: EvaluationCall) -> None:
         # predict() returns its metrics without logging them, by design: only evaluate() must log.
@@ -42,7 +42,7 @@ class LogKeysProbe(Probe):
         for item in check_logged_metrics(
             call.returned, logged, kind=evaluation_kind(call), step=call.step, source=_source(call)
         ):
-            self.report(item)
+            self.record(item)
 
 
 def _source(call: EvaluationCall | None) -> str:

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from qadiag import compat, distributed
+from qadiag.errors import DeclaredLossError
 from qadiag.findings import Finding, finding
-from qadiag.probes.base import DeclaredLossError, Probe, output_field, recompute_declared_loss, same_loss
+from qadiag.probes.base import Probe, output_field, recompute_declared_loss, same_loss, to_float
 from qadiag.probes.observe import MicroBatch, Observer
+from qadiag.usercode import callable_name
 
 # A call such as `smoothed_qa_loss(`, `self.loss_fn(`, `F.cross_entropy(`, `focal(` (not `compute_loss(`).
 _OWN_LOSS_CALL = re.compile(r"\b(?!compute_loss\b)(\w*loss\w*|cross_entropy|nll|kl_div|focal\w*)\s*\(", re.IGNORECASE)
@@ -40,7 +42,7 @@ class LossSwapProbe(Probe):
         super().install(trainer, observer)
         observer.microbatch_listeners.append(self._on_microbatch)
         self.intended = self.options.loss or getattr(trainer, "compute_loss_func", None)
-        self.intended_name = _name(self.intended)
+        self.intended_name = callable_name(self.intended)
         self.compared: list[Comparison] = []
         self.mismatched: list[Comparison] = []
         self.builtin_batches = 0
@@ -54,7 +56,7 @@ class LossSwapProbe(Probe):
             return
         self.observed_batches += 1
         optimized = self._optimized_value(batch)
-        builtin = _scalar(output_field(batch.outputs, "loss"))
+        builtin = to_float(output_field(batch.outputs, "loss"))
         if optimized is not None and builtin is not None and self._same_up_to_scaling(batch, optimized, builtin):
             self.builtin_batches += 1
         if self.intended is None or optimized is None:
@@ -62,7 +64,7 @@ class LossSwapProbe(Probe):
         try:
             intended = recompute_declared_loss(self.intended, batch.outputs, batch.inputs, batch.num_items_in_batch)
         except DeclaredLossError as error:
-            self.report_new(
+            self.record(finding(
                 "QD301",
                 f"the intended loss {self.intended_name} raised {error} when called as "
                 "loss(outputs, labels, num_items_in_batch=...) on the model outputs of step "
@@ -71,7 +73,7 @@ class LossSwapProbe(Probe):
                 "with labels = (start_positions, end_positions) for QA",
                 step=batch.step,
                 source=self.intended_name,
-            )
+            ))
             return
         if intended is None:
             return
@@ -82,8 +84,8 @@ class LossSwapProbe(Probe):
 
     def _optimized_value(self, batch: MicroBatch) -> float | None:
         """What compute_loss returned; the backpropagated tensor when compute_loss was bypassed."""
-        value = _scalar(batch.loss)
-        return value if value is not None else _scalar(batch.backpropagated)
+        value = to_float(batch.loss)
+        return value if value is not None else to_float(batch.backpropagated)
 
     def _same_up_to_scaling(self, batch: MicroBatch, optimized: float, intended: float) -> bool:
         """Equal once the Trainer's own scaling is undone."""
@@ -100,7 +102,7 @@ class LossSwapProbe(Probe):
         self._initial = _parameter_checksums(self.trainer.model)
         launched = max(distributed.launched_processes(), distributed.world_size())
         if launched > 1 and args.world_size == 1:
-            self.report_new(
+            self.record(finding(
                 "QD309",
                 f"{launched} processes were launched but the Trainer's world size is 1: every process trains "
                 "its own copy of the model on all the data and no gradient is averaged across them",
@@ -108,7 +110,7 @@ class LossSwapProbe(Probe):
                 "over gloo; otherwise check that TrainingArguments is created after the launcher started the "
                 "processes, not before",
                 source="TrainingArguments",
-            )
+            ))
 
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._gradients_checked:
@@ -117,7 +119,7 @@ class LossSwapProbe(Probe):
         trainable = [(n, p) for n, p in self.trainer.model.named_parameters() if p.requires_grad]
         with_gradient = [n for n, p in trainable if p.grad is not None and bool(p.grad.detach().abs().sum() > 0)]
         if trainable and not with_gradient:
-            self.report_new(
+            self.record(finding(
                 "QD303",
                 f"after the first backward pass none of the {len(trainable)} trainable parameters has a non-zero "
                 "gradient: the loss that was backpropagated is not connected to the model",
@@ -125,28 +127,28 @@ class LossSwapProbe(Probe):
                 "do not rebuild it with torch.tensor(...)",
                 step=state.global_step,
                 source="Trainer.training_step",
-            )
+            ))
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if not self._initial or state.global_step == 0 or not args.learning_rate:
             return
         final = _parameter_checksums(self.trainer.model)
         if all(final.get(name) == value for name, value in self._initial.items()):
-            self.report_new(
+            self.record(finding(
                 "QD303",
                 f"no trainable parameter changed in {state.global_step} optimizer steps (learning rate "
                 f"{args.learning_rate})",
                 "check that the optimizer holds the model's parameters and that the loss has a gradient path to them",
                 step=state.global_step,
                 source="Trainer.train",
-            )
+            ))
 
     # -- verdicts ----------------------------------------------------------------------------------
     def finalize(self) -> None:
         self._report_training_step_returns()
         if self.mismatched:
             first = self.mismatched[0]
-            self.report_new(
+            self.record(finding(
                 "QD301",
                 f"on {len(self.mismatched)} of {len(self.compared)} training batches the loss that was optimized "
                 f"is not {self.intended_name}: step {first.step} optimized {first.optimized:.6g}, "
@@ -155,14 +157,14 @@ class LossSwapProbe(Probe):
                 self._mismatch_fix(),
                 step=first.step,
                 source=type(self.trainer).__name__ + ".compute_loss",
-            )
+            ))
         elif (
             self.intended is None
             and self._override_calls_a_loss()
             and self.observed_batches
             and (self.builtin_batches == self.observed_batches)
         ):
-            self.report_new(
+            self.record(finding(
                 "QD302",
                 f"{type(self.trainer).__name__}.compute_loss is overridden but returned exactly the model's "
                 f"built-in loss on all {self.observed_batches} training batches: if it is meant to compute a "
@@ -170,7 +172,7 @@ class LossSwapProbe(Probe):
                 "check the condition guarding your custom loss (seed 003: labels popped only when label_smoother "
                 "is set); declare the intended loss (`loss=` / [tool.qadiag] loss) to have it verified",
                 source=type(self.trainer).__name__ + ".compute_loss",
-            )
+            ))
 
     def _mismatch_fix(self) -> str:
         if self.builtin_batches and self._compute_loss_overridden():
@@ -200,14 +202,14 @@ class LossSwapProbe(Probe):
     def _report_training_step_returns(self) -> None:
         odd = sorted(self.observer.training_step_returns - {"Tensor"}) if self.observer else []
         if odd:
-            self.report_new(
+            self.record(finding(
                 "QD306",
                 f"{type(self.trainer).__name__}.training_step returned {', '.join(odd)} instead of the detached "
                 "loss tensor; the Trainer adds it to its running loss and checks it for NaN",
                 "return only `loss.detach()` from training_step; capture outputs elsewhere (qadiag's "
                 "output-capture probe shows samples without rewriting training_step)",
                 source=type(self.trainer).__name__ + ".training_step",
-            )
+            ))
 
 
 def _parameter_checksums(model: Any) -> dict[str, float]:
@@ -215,20 +217,6 @@ def _parameter_checksums(model: Any) -> dict[str, float]:
 
     with torch.no_grad():
         return {n: float(p.detach().double().sum()) for n, p in model.named_parameters() if p.requires_grad}
-
-
-def _scalar(value: Any) -> float | None:
-    if value is None or not hasattr(value, "detach"):
-        return None if value is None else float(value)
-    return float(value.detach().float().mean())
-
-
-def _name(function: Callable[..., Any] | None) -> str:
-    if function is None:
-        return "<none>"
-    module = getattr(function, "__module__", None)
-    name = getattr(function, "__qualname__", None) or type(function).__name__
-    return f"{module}:{name}" if module else name
 
 
 def gradient_accumulation_invariance(build: Callable[[int, int], Any], steps: int = 2) -> list[Finding]:

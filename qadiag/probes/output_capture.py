@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from qadiag import compat, distributed
+from qadiag.errors import NoLogitsError
+from qadiag.findings import finding
 from qadiag.probes.base import Probe
-from qadiag.probes.decode import NoLogitsError, decode_pair, decode_qa, task_of
+from qadiag.probes.decode import decode_pair, decode_qa, task_of
 from qadiag.probes.observe import MicroBatch
+from qadiag.usercode import callable_location
 
 SAMPLES_FILE = "samples.jsonl"
 _CONSOLE_WIDTH = 60
@@ -65,14 +68,14 @@ class OutputCaptureProbe(Probe):
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if not self.captured_here and state.global_step > 0:
-            self.report_new(
+            self.record(finding(
                 "QD404",
                 f"no samples were captured in {state.global_step} steps (capture every "
                 f"{self.options.capture_every} steps)",
                 "lower capture_every below the number of training steps",
                 step=state.global_step,
                 source="output-capture",
-            )
+            ))
 
     # -- decoding ------------------------------------------------------------------------------
     def _decode(self, batch: MicroBatch, step: int) -> list[dict[str, Any]]:
@@ -81,14 +84,14 @@ class OutputCaptureProbe(Probe):
         try:
             task = task_of(batch.outputs)
         except NoLogitsError as error:
-            self.report_new(
+            self.record(finding(
                 "QD401",
                 f"cannot decode samples at step {step}: {error}",
                 "return a ModelOutput (or dict) with start_logits and end_logits for QA, logits for "
                 "classification; a bare tuple loses the names",
                 step=step,
                 source=type(self.trainer.model).__name__ + ".forward",
-            )
+            ))
             return []
         limit = max(0, int(self.options.samples))
         if task == "qa":
@@ -111,7 +114,7 @@ class OutputCaptureProbe(Probe):
                 continue
             record["answer"] = answer
             if record["gold"] and squash(record["gold"]) != squash(answer):
-                self.report_new(
+                self.record(finding(
                     "QD402",
                     f"the gold span of sample {record['sample']} at step {record['step']} decodes to "
                     f"{record['gold']!r} (tokens {record['gold_start']}-{record['gold_end']}) but the example's "
@@ -120,7 +123,7 @@ class OutputCaptureProbe(Probe):
                     "qadiag.tasks.qa.features.answer_token_span); run the alignment probe for every feature",
                     step=record["step"],
                     source="train features",
-                )
+                ))
 
     def _check_user_decoder(self, records: list[dict[str, Any]], batch: MicroBatch, step: int) -> None:
         """QD405: the user's sample decoder must give the span the logits point at: the reference
@@ -140,15 +143,15 @@ class OutputCaptureProbe(Probe):
                 if squash(text) == squash(from_start_only)
                 else f"the logits point at {acceptable!r} (argmax start to argmax end)"
             )
-            self.report_new(
+            self.record(finding(
                 "QD405",
                 f"your decoder gives {text!r} for sample {record['sample']} at step {step}, the reference decoding "
                 f"gives {record['prediction']!r}; {cause}",
                 "take the start index from start_logits and the end index from end_logits, only among context "
                 "tokens, with end >= start and a maximum answer length; skip special and padding tokens",
                 step=step,
-                source=_callable_name(decode),
-            )
+                source=callable_location(decode),
+            ))
 
     # -- outputs ---------------------------------------------------------------------------------
     def _write_jsonl(self, records: list[dict[str, Any]]) -> None:
@@ -240,10 +243,6 @@ def markdown_table(columns: list[str], records: list[dict[str, Any]]) -> str:
     header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns)
     rows = ["| " + " | ".join(cell(record.get(c)) for c in columns) + " |" for record in records]
     return "\n".join([header, *rows])
-
-
-def _callable_name(function: Callable[..., Any]) -> str:
-    return f"{getattr(function, '__module__', '?')}:{getattr(function, '__qualname__', repr(function))}"
 
 
 def answer_lookup_from(features: Any, examples: Any, pad_token_id: int | None) -> Callable[[Any], str | None]:

@@ -1,0 +1,112 @@
+"""Where the user's code is: ``file:line`` of their callables and the frames of a traceback that are
+theirs (not qadiag's, transformers', torch's or any installed library's).
+
+Every location qadiag prints for user code comes from here, so that a finding points at the line to
+edit, never at a frame inside qadiag or a library.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sysconfig
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+_QADIAG_DIR = str(Path(__file__).resolve().parent)
+_LIBRARY_DIRS = tuple(
+    sorted(
+        {
+            str(Path(path).resolve())
+            for name in ("stdlib", "platstdlib", "purelib", "platlib")
+            if (path := sysconfig.get_paths().get(name))
+        }
+    )
+)
+
+
+def callable_name(function: Any) -> str:
+    """``module:qualname`` of a function, method or callable object."""
+    if function is None:
+        return "<none>"
+    target = getattr(function, "func", function)  # functools.partial
+    module = getattr(target, "__module__", None)
+    name = getattr(target, "__qualname__", None) or type(target).__qualname__
+    return f"{module}:{name}" if module else name
+
+
+def callable_location(function: Any) -> str:
+    """``file:line`` where ``function`` is defined, ``module:qualname`` when the source is unknown."""
+    target = inspect.unwrap(getattr(function, "func", function))
+    try:
+        return f"{inspect.getsourcefile(target)}:{inspect.getsourcelines(target)[1]}"
+    except (TypeError, OSError):
+        return callable_name(function)
+
+
+def is_user_file(filename: str) -> bool:
+    """False for qadiag's own files, the standard library and installed packages (site-packages)."""
+    if not filename or filename.startswith("<"):
+        return False
+    try:
+        resolved = str(Path(filename).resolve())
+    except (OSError, ValueError):
+        return False
+    if resolved.startswith(_QADIAG_DIR):
+        return False
+    return not any(resolved.startswith(directory) for directory in _LIBRARY_DIRS) and "site-packages" not in resolved
+
+
+def user_frames(error: BaseException) -> list[traceback.FrameSummary]:
+    """The frames of ``error``'s traceback that are in the user's files, outermost first."""
+    return [frame for frame in traceback.extract_tb(error.__traceback__) if is_user_file(frame.filename)]
+
+
+def frame_location(frame: traceback.FrameSummary) -> str:
+    return f"{frame.filename}:{frame.lineno}"
+
+
+def short_traceback(error: BaseException, frames: list[traceback.FrameSummary] | None = None, limit: int = 8) -> str:
+    """A pytest ``--tb=short`` style traceback of the user's frames only, then the exception line."""
+    frames = user_frames(error) if frames is None else frames
+    lines = []
+    for frame in frames[-limit:]:
+        lines.append(f"{frame.filename}:{frame.lineno}: in {frame.name}")
+        if frame.line:
+            lines.append(f"    {frame.line}")
+    lines.append(f"{type(error).__name__}: {error}")
+    return "\n".join(lines)
+
+
+def full_traceback(error: BaseException) -> str:
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+
+
+def defining_class_location(cls: type, name: str) -> str | None:
+    """``file:line`` of ``cls.name`` as defined by the user (None when inherited from a library)."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            function = vars(klass)[name]
+            location = callable_location(function)
+            file = location.rsplit(":", 1)[0]
+            return location if is_user_file(file) else None
+    return None
+
+
+def qualified(function: Callable[..., Any]) -> str:
+    """``qualname (file:line)`` for messages that name a user function and say where it is."""
+    return f"{getattr(function, '__qualname__', callable_name(function))} ({callable_location(function)})"
+
+
+__all__ = [
+    "callable_location",
+    "callable_name",
+    "defining_class_location",
+    "frame_location",
+    "full_traceback",
+    "is_user_file",
+    "qualified",
+    "short_traceback",
+    "user_frames",
+]
