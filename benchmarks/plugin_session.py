@@ -31,14 +31,12 @@ EXAMPLE = ROOT / "examples" / "qa_project"
 
 BARE_TRAINING = """
 from pathlib import Path
-from qadiag.plugin.config import load_config, resolve_callable
-from qadiag.plugin.session import TinySetup, build_trainer
+from qadiag.plugin.config import load_config
+from qadiag.plugin.setup import TinySetup
 
 root = Path.cwd()
-config = load_config(root)
-setup = TinySetup(config, root, Path({workdir!r}))
-factory = resolve_callable(config.trainer_factory, key="trainer_factory", rootdir=root)
-trainer = build_trainer(setup, factory)
+setup = TinySetup(load_config(root), root, Path({workdir!r}))
+trainer = setup.build_trainer()
 trainer.train()
 trainer.evaluate()
 """

@@ -24,15 +24,17 @@ def build(model_kind: str, seq: int, steps: int, batch: int, output_dir: str):
     from transformers import BertConfig, BertForQuestionAnswering, DataCollatorWithPadding, TrainingArguments, set_seed
 
     from qadiag import tiny
-    from qadiag.data import load_qa_file
-    from qadiag.tasks.qa.features import build_features
+    from qadiag.tasks import get_task
+    from qadiag.tasks.base import FeatureSizes
     from qadiag.tasks.qa.trainer import QuestionAnsweringTrainer
 
+    qa = get_task("qa")
     tokenizer = tiny.load_tokenizer()
-    examples = load_qa_file(tiny.qa_data_files()["train"])
-    features = build_features(examples, tokenizer, train=True, max_seq_length=seq, doc_stride=seq // 4)
+    examples = qa.load_examples(qa.bundled_files()["train"])
+    sizes = FeatureSizes(max_seq_length=seq, doc_stride=seq // 4)
+    features = qa.features(examples, qa.prepare_train(tokenizer, sizes), "train features")
     if model_kind == "tiny":
-        model = tiny.tiny_qa_model(0)
+        model = qa.tiny_model(0)
     else:
         set_seed(0)
         config = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings=512)  # BERT-base sizes

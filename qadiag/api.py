@@ -1,10 +1,14 @@
 """The Python API: attach the probes to any Trainer, run it as usual, read the findings.
 
-run = qadiag.attach(trainer, loss=my_loss)
-trainer.train()
-trainer.evaluate()
-report = run.finish()
-print(report.text())
+    run = qadiag.attach(trainer, loss=my_loss)
+    trainer.train()
+    trainer.evaluate()
+    result = run.finish()
+    print(result.text())
+
+Dataset and experiment checks (see :mod:`qadiag.checks`) run on a
+:class:`~qadiag.checks.context.CheckContext` with :func:`run_check`; ``qadiag train`` and
+``pytest --qadiag`` use exactly these functions and the registry, nothing else.
 """
 
 from __future__ import annotations
@@ -14,19 +18,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qadiag.distributed import gather_everywhere, merge_rank_findings
-from qadiag.findings import Finding, is_failure
-from qadiag.formats import format_text
+from qadiag.checks import Kind, checks_of, resolve
+from qadiag.distributed import gather_everywhere
+from qadiag.findings import Finding, FindingGroups, is_failure
+
+__all__ = ["ProbeRun", "Result", "attach", "run_check"]
 
 
 @dataclass
-class ProbeReport:
-    """What a probed run produced: findings per probe, captured samples, and the log history."""
+class Result:
+    """What a diagnosed run produced: the findings, captured samples, the log history, which probes ran,
+    and the crash (a finding) when the run could not finish."""
 
-    findings: list[Finding]
+    findings: list[Finding] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
     log_history: list[dict[str, Any]] = field(default_factory=list)
     probes: list[str] = field(default_factory=list)
+    crash: Finding | None = None
+    output_dir: Path | None = None
 
     def for_probe(self, name: str) -> list[Finding]:
         return [item for item in self.findings if item.probe == name]
@@ -35,44 +44,54 @@ class ProbeReport:
         return any(is_failure(item, strict) for item in self.findings)
 
     def text(self) -> str:
+        from qadiag.formats import format_text
+
         header = f"qadiag probes: {', '.join(self.probes) or 'none'}"
         return f"{header}\n{format_text(self.findings)}"
 
 
 class ProbeRun:
-    """Probes attached to one Trainer; ``finish()`` detaches them and returns the report.
+    """Probes attached to one Trainer; ``finish()`` detaches them and returns the :class:`Result`.
 
     In a distributed run, attach on every rank (captures and ``finish()`` gather across ranks, which
     every rank must join); ``samples`` holds on rank 0 the samples of every rank (tagged ``rank``), and
     ``finish()`` returns the findings of every rank on each of them.
     """
 
-    def __init__(self, trainer: Any, probes: list[Any], observer: Any, preflight: list[Finding]) -> None:
+    def __init__(self, trainer: Any, probes: list[Any], observer: Any, names: list[str]) -> None:
         self.trainer = trainer
         self.probes = probes
         self.observer = observer
-        self.preflight = preflight
-        self._report: ProbeReport | None = None
+        self.names = names
+        self._result: Result | None = None
 
     @property
     def samples(self) -> list[dict[str, Any]]:
         return [sample for probe in self.probes for sample in getattr(probe, "samples", [])]
 
-    def finish(self) -> ProbeReport:
-        if self._report is None:
+    def finish(self) -> Result:
+        if self._result is None:
             for probe in self.probes:
                 probe.finalize()
                 probe.uninstall()
             self.observer.detach()
-            findings = list(self.preflight) + [item for probe in self.probes for item in probe.findings()]
+            local = [item for probe in self.probes for item in probe.findings()]
             # Under torchrun every rank must call finish(): each ends with the findings of all of them.
-            self._report = ProbeReport(
-                findings=merge_rank_findings(gather_everywhere(findings)),
+            per_rank = gather_everywhere(local)
+            if len(per_rank) == 1:
+                findings = local
+            else:
+                groups = FindingGroups(tag_name="ranks")
+                for rank, items in enumerate(per_rank):
+                    groups.extend(items, tag=rank)
+                findings = groups.findings()
+            self._result = Result(
+                findings=findings,
                 samples=self.samples,
                 log_history=list(self.trainer.state.log_history),
-                probes=[probe.name for probe in self.probes],
+                probes=self.names,
             )
-        return self._report
+        return self._result
 
     def __enter__(self) -> ProbeRun:
         return self
@@ -86,27 +105,35 @@ def attach(
     probes: str | Sequence[str] = "all",
     *,
     loss: Callable[..., Any] | None = None,
-    capture_every: int = 50,
+    capture_every: int | None = None,
     samples: int = 4,
     output_dir: str | Path | None = None,
     decode: Callable[..., Any] | None = None,
     console: bool = True,
+    task: Any = None,
+    tokenizer: Any = None,
     answer_lookup: Callable[[Any], str | None] | None = None,
 ) -> ProbeRun:
-    """Attach probes to ``trainer`` (any ``transformers.Trainer`` subclass) without changing what it does.
+    """Attach the callback probes to ``trainer`` (any ``transformers.Trainer`` subclass) without changing
+    what it does.
 
     ``loss`` is the loss you intend to optimise, with the ``compute_loss_func`` signature
     ``(outputs, labels, num_items_in_batch=None) -> Tensor`` (QA labels: ``(start_positions,
     end_positions)``). ``output_dir`` (default: ``trainer.args.output_dir``) receives ``samples.jsonl``.
-    ``decode`` is your own sample decoder, checked against the reference decoding. The ``alignment``
-    probe checks datasets, not a running Trainer: see :func:`qadiag.check_alignment`.
+    ``capture_every`` (default: about 10 captures per run, at most 50 steps apart) and ``samples`` set
+    what output-capture decodes; ``decode`` is your own sample decoder, checked against the reference
+    decoding; ``tokenizer`` decodes when the trainer has no ``processing_class``. ``task`` (a name or a
+    :class:`~qadiag.tasks.base.Task`) is recognised from the model outputs when not given. The dataset
+    and experiment checks of the selected probes (alignment, overfit, gradient accumulation) need more
+    than a trainer: see :func:`run_check` and :func:`qadiag.check_alignment`.
     """
-    from qadiag.probes import PROBE_CLASSES, probe_class, resolve_probe_names
     from qadiag.probes.base import ProbeOptions
     from qadiag.probes.observe import Observer
-    from qadiag.probes.signatures import check_overrides
+    from qadiag.tasks import get_task
 
-    names = [name for name in resolve_probe_names(probes) if name in PROBE_CLASSES]
+    if isinstance(task, str):
+        task = get_task(task)
+    names = resolve(probes)
     options = ProbeOptions(
         loss=loss,
         capture_every=capture_every,
@@ -115,13 +142,23 @@ def attach(
         decode=decode,
         console=console,
         answer_lookup=answer_lookup,
+        task=task,
+        tokenizer=tokenizer,
     )
     observer = Observer(trainer)
     observer.attach()
     instances = []
-    for name in names:
-        probe = probe_class(name)(options)
+    for check in checks_of(names, kind=Kind.CALLBACK, task=task.name if task is not None else None):
+        probe = check.load()(options)
         probe.install(trainer, observer)
         instances.append(probe)
-    preflight = check_overrides(type(trainer)) if "loss-swap" in names else []
-    return ProbeRun(trainer, instances, observer, preflight)
+    return ProbeRun(trainer, instances, observer, [probe.name for probe in instances])
+
+
+def run_check(check: Any, context: Any) -> list[Finding]:
+    """Run one registered dataset or experiment check (see :data:`qadiag.checks.CHECKS`) on ``context``,
+    without moving the random state of the training being diagnosed."""
+    from qadiag.checks.context import preserved_random_state
+
+    with preserved_random_state():
+        return list(check.load()(context))

@@ -65,9 +65,5 @@ class DeclaredLossError(QadiagError):
     """The loss the user declared raised when recomputed on outputs the Trainer already computed."""
 
 
-class NoLogitsError(QadiagError, ValueError):
-    """Model outputs with neither start/end logits nor classification logits."""
-
-
 class QadiagWarning(UserWarning):
     """A warning-level finding: shown, and a failure only in strict mode."""

@@ -44,6 +44,12 @@ E, W = Severity.ERROR, Severity.WARNING
 
 CODES: dict[str, Code] = {
     **_codes(
+        "setup",
+        ("QD001", E, "the trainer factory crashed or returned something that is not a Trainer"),
+        ("QD002", E, "the preprocessing crashed while the datasets were built"),
+        ("QD003", W, "the trainer calls a transformers API that a newer supported line removed"),
+    ),
+    **_codes(
         "log-keys",
         ("QD101", E, "evaluation metric logged without its eval_/test_ prefix (filed under train/)"),
         ("QD102", E, "metric key with a wrong prefix or separator (val_, eval-, eval/, ...)"),
@@ -73,6 +79,7 @@ CODES: dict[str, Code] = {
         ("QD307", W, "logged loss changes with gradient_accumulation_steps"),
         ("QD308", E, "training crashed inside the user's trainer code"),
         ("QD309", E, "several processes launched but the Trainer trains each one alone on all the data"),
+        ("QD310", E, "a training setting that never takes effect (e.g. label smoothing on QA batches)"),
     ),
     **_codes(
         "output-capture",

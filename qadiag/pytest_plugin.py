@@ -2,7 +2,8 @@
 
 Registered through the ``pytest11`` entry point. Without ``--qadiag`` it only adds its command-line
 options and some lazily evaluated fixtures: nothing heavy is imported (transformers and torch load
-when a qadiag item or fixture runs).
+when a qadiag item or fixture runs). The items, their order and what each runs come from the check
+registry (:mod:`qadiag.checks`); the session logic is in :mod:`qadiag.plugin.session`.
 """
 
 from __future__ import annotations
@@ -13,15 +14,11 @@ from typing import Any
 
 import pytest
 
-ITEM_ORDER = ("alignment", "output-capture", "loss-swap", "log-keys", "eval-loss")
-
-
-class QadiagWarning(UserWarning):
-    """A warning-level finding (fails the item only with ``--qadiag-strict`` / ``strict = true``)."""
+DEFAULT_REPORT_DIR = ".qadiag"
 
 
 class QadiagFindings(Exception):
-    """Error-level findings of one probe."""
+    """Error-level findings of one probe (the item's failure)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +38,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--qadiag-strict", action="store_true", default=False, help="warning-level findings fail their item too"
     )
+    group.addoption(
+        "--qadiag-report",
+        metavar="DIR",
+        default=None,
+        help=f"where qadiag_report.json, samples.jsonl and full tracebacks go (default: {DEFAULT_REPORT_DIR}/ "
+        "under the rootdir)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,14 +52,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class QadiagState:
-    """Configuration and lazily computed results shared by the items and fixtures of one session."""
+    """Configuration and the session shared by the items and fixtures of one pytest run."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.pytest_config = config
         self.rootdir = Path(str(config.rootpath))
         self._config: Any = None
-        self._results: dict[str, Any] = {}
-        self._setup: Any = None
+        self._session: Any = None
 
     @property
     def config(self) -> Any:
@@ -66,6 +69,11 @@ class QadiagState:
             self._config = load_config(self.rootdir, trainer=option("qadiag_trainer"), strict=option("qadiag_strict"))
         return self._config
 
+    @property
+    def report_dir(self) -> Path:
+        option = self.pytest_config.getoption("qadiag_report")
+        return Path(option) if option else self.rootdir / DEFAULT_REPORT_DIR
+
     def resolve_callables(self) -> None:
         """Import every configured ``module:callable`` now, so a typo is one clear error at collection."""
         from qadiag.plugin.config import CALLABLE_KEYS, resolve_callable
@@ -75,32 +83,15 @@ class QadiagState:
             if spec:
                 resolve_callable(spec, key=key, rootdir=self.rootdir)
 
-    def setup(self) -> Any:
-        if self._setup is None:
+    def session(self) -> Any:
+        if self._session is None:
             import tempfile
 
-            from qadiag.plugin.session import TinySetup
+            from qadiag.plugin.session import PluginSession
 
-            self._setup = TinySetup(self.config, self.rootdir, Path(tempfile.mkdtemp(prefix="qadiag-")))
-        return self._setup
-
-    def result(self, name: str) -> Any:
-        if name not in self._results:
-            self._results[name] = self._compute(name)
-        return self._results[name]
-
-    def _compute(self, name: str) -> Any:
-        from qadiag.plugin import session
-
-        if name == "run":
-            return session.run_shared(self.config, self.rootdir, self.setup().workdir)
-        if name == "gradient-accumulation":
-            return session.gradient_accumulation_check(self.config, self.rootdir, self.setup())
-        if name == "overfit":
-            return session.overfit_check(self.config, self.rootdir, self.setup())
-        if name == "alignment":
-            return session.alignment_check(self.config, self.setup())
-        raise KeyError(name)
+            workdir = Path(tempfile.mkdtemp(prefix="qadiag-"))
+            self._session = PluginSession(self.config, self.rootdir, workdir, report_dir=self.report_dir)
+        return self._session
 
 
 _STATE = pytest.StashKey[QadiagState]()
@@ -116,23 +107,39 @@ def _state(config: pytest.Config) -> QadiagState:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.getoption("qadiag"):
         return
+    from _pytest.runner import collect_one_node
+
     from qadiag.errors import QadiagError
 
     state = _state(config)
     try:
-        probes = state.config.probes
+        state.config.probes  # noqa: B018 - loading the config validates it
         state.resolve_callables()
     except QadiagError as error:
         raise pytest.UsageError(f"qadiag: {error}") from None
     collector = QadiagCollector.from_parent(
         session, name="qadiag", path=state.rootdir / "pyproject.toml", nodeid="qadiag"
     )
-    items.extend(QadiagItem.from_parent(collector, name=name, probe=name) for name in ITEM_ORDER if name in probes)
+    # Collected like any other node, so that "N tests collected" and --co count these items.
+    report = collect_one_node(collector)
+    config.hook.pytest_collectreport(report=report)
+    items.extend(node for node in report.result if isinstance(node, pytest.Item))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.getoption("qadiag") and _STATE in session.config.stash:
+        selected = [item.probe for item in session.items if isinstance(item, QadiagItem)]
+        state = _state(session.config)
+        if selected:
+            state.session().selected = selected
 
 
 class QadiagCollector(pytest.Collector):
-    def collect(self) -> list[pytest.Item]:  # items are created directly in pytest_collection_modifyitems
-        return []
+    def collect(self) -> list[pytest.Item]:
+        from qadiag.checks import probe_names
+
+        probes = _state(self.config).config.probes
+        return [QadiagItem.from_parent(self, name=name, probe=name) for name in probe_names() if name in probes]
 
 
 class QadiagItem(pytest.Item):
@@ -142,32 +149,14 @@ class QadiagItem(pytest.Item):
         self.add_marker("qadiag")
 
     def runtest(self) -> None:
-        from qadiag.errors import QadiagError
-
         state = _state(self.config)
-        try:
-            found = self._findings(state)
-        except QadiagError as error:
-            raise QadiagFindings(f"qadiag could not run the {self.probe} probe: {error}") from None
-        self._raise_or_warn(found, state.config.strict)
-
-    def _findings(self, state: QadiagState) -> list[Any]:
-        if self.probe == "alignment":
-            return state.result("alignment")
-        run = state.result("run")
-        found = [item for item in run.findings if item.probe == self.probe]
-        if run.crash is not None and run.crash.probe != self.probe:
-            raise QadiagFindings(
-                f"the shared tiny run crashed, so {self.probe} could not observe it; the crash is reported by "
-                f"qadiag::{run.crash.probe}:\n  {run.crash.finding.message}"
-            )
-        if run.crash is None and self.probe == "loss-swap":
-            found += state.result("gradient-accumulation")
-        if run.crash is None and self.probe == "output-capture":
-            found += state.result("overfit")
-        return found
+        outcome = state.session().outcome(self.probe)
+        self._raise_or_warn(outcome.findings, state.config.strict)
+        if outcome.not_run:
+            pytest.skip(outcome.not_run)
 
     def _raise_or_warn(self, found: list[Any], strict: bool) -> None:
+        from qadiag.errors import QadiagWarning
         from qadiag.findings import Severity, is_failure
         from qadiag.formats import format_text
 
@@ -178,7 +167,11 @@ class QadiagItem(pytest.Item):
             if item.severity is Severity.WARNING and item not in failures:
                 warnings.warn(QadiagWarning(f"{item.code} {item.message} (fix: {item.fix})"), stacklevel=1)
         if failures:
-            raise QadiagFindings(format_text(failures))
+            tracebacks = [item.evidence["traceback"] for item in failures if item.evidence.get("traceback")]
+            body = format_text(failures)
+            if tracebacks:
+                body += "\n\nyour code, innermost call last:\n" + "\n".join(tracebacks)
+            raise QadiagFindings(body)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, QadiagFindings):
@@ -193,7 +186,7 @@ class QadiagItem(pytest.Item):
 @pytest.fixture(scope="session")
 def qadiag_setup(pytestconfig: pytest.Config) -> Any:
     """The tiny setup (model/tokenizer/examples/features builders) for the configured task."""
-    return _state(pytestconfig).setup()
+    return _state(pytestconfig).session().setup
 
 
 @pytest.fixture(scope="session")
@@ -222,6 +215,6 @@ def qadiag_features(qadiag_setup: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def qadiag_run(pytestconfig: pytest.Config) -> Any:
-    """Your trainer factory run once on the tiny setup with all probes: ``.samples``, ``.log_history``,
-    ``.findings``, ``.crash``, ``.output_dir``."""
-    return _state(pytestconfig).result("run")
+    """Your trainer factory run once on the tiny setup with all probes (a :class:`qadiag.api.Result`:
+    ``.samples``, ``.log_history``, ``.findings``, ``.crash``, ``.output_dir``)."""
+    return _state(pytestconfig).session().shared_run()

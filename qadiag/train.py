@@ -2,12 +2,17 @@
 
 Arguments are parsed with ``HfArgumentParser`` (so every ``TrainingArguments`` flag works as in the
 HF example scripts) plus the ``TaskArguments`` below. With no arguments it trains the tiny QA model
-on the bundled fixtures, offline.
+on the bundled fixtures, offline. Everything the task decides (data, model, preprocessing, trainer)
+comes from the task (:mod:`qadiag.tasks`); every check comes from the registry (:mod:`qadiag.checks`)
+and runs through :mod:`qadiag.api`. Input is validated before anything is written.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,43 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from qadiag import distributed
-from qadiag.errors import QadiagError
+from qadiag.checks import Kind, checks_of, probe_names
+from qadiag.errors import InputError
+from qadiag.tasks import TASK_NAMES, get_task
+from qadiag.tasks.base import FeatureSizes, Task, TrainingPieces
 
-TASKS = ("qa", "pair-classification")
-
-# Tuned for the tiny from-scratch models on the bundled data (a couple of minutes on 2 CPU cores);
-# applied only when no --model_name_or_path is given and the flag was not passed explicitly.
-TINY_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
-    "qa": {
-        "learning_rate": 1e-3,
-        "num_train_epochs": 20,
-        "per_device_train_batch_size": 32,
-        "per_device_eval_batch_size": 64,
-        "warmup_steps": 30,
-        "weight_decay": 0.01,
-        "eval_strategy": "epoch",
-        "save_strategy": "epoch",
-        "save_total_limit": 2,
-        "logging_steps": 20,
-    },
-    "pair-classification": {
-        "learning_rate": 1e-3,
-        "num_train_epochs": 30,
-        "per_device_train_batch_size": 32,
-        "per_device_eval_batch_size": 64,
-        "warmup_steps": 50,
-        "weight_decay": 0.01,
-        "eval_strategy": "epoch",
-        "save_strategy": "epoch",
-        "save_total_limit": 2,
-        "logging_steps": 10,
-    },
-}
+PROBE_REPORT = "qadiag_report.json"
+# Examples whose every feature the alignment check verifies before training.
+ALIGNMENT_EXAMPLES = 1000
 
 
 @dataclass
 class TaskArguments:
-    task: str = field(default="qa", metadata={"help": "what to train", "choices": TASKS})
+    task: str = field(default="qa", metadata={"help": "what to train", "choices": TASK_NAMES})
     model_name_or_path: str | None = field(
         default=None,
         metadata={
@@ -69,16 +50,36 @@ class TaskArguments:
     version_2_with_negative: bool = field(default=False, metadata={"help": "allow null answers (SQuAD v2)"})
     probes: str = field(
         default="all",
+        metadata={"help": f"probes to attach: 'all', 'none', or a comma-separated list of {','.join(probe_names())}"},
+    )
+    experiments: str = field(
+        default="auto",
         metadata={
-            "help": "probes to attach: 'all', 'none', or a comma-separated list of "
-            "output-capture,loss-swap,log-keys,eval-loss,alignment"
+            "help": "run the experiment checks (gradient-accumulation invariance, overfit: a few extra short "
+            "trainings) before training: 'auto' (for the bundled tiny model only), 'on' or 'off'",
+            "choices": ("auto", "on", "off"),
         },
     )
-    capture_every: int = field(default=50, metadata={"help": "output-capture: decode samples every N steps"})
+    capture_every: int | None = field(
+        default=None,
+        metadata={"help": "output-capture: decode samples every N steps (default: about 10 captures per run)"},
+    )
     samples: int = field(default=4, metadata={"help": "output-capture: samples decoded per capture"})
+
+    @property
+    def sizes(self) -> FeatureSizes:
+        return FeatureSizes(max_seq_length=self.max_seq_length, doc_stride=self.doc_stride)
+
+    def task_options(self) -> dict[str, Any]:
+        return {
+            "n_best_size": self.n_best_size,
+            "max_answer_length": self.max_answer_length,
+            "version_2_with_negative": self.version_2_with_negative,
+        }
 
 
 def parse_arguments(argv: Sequence[str]) -> tuple[TaskArguments, Any]:
+    """Task and training arguments; an unknown flag is argparse's usage line and exit 2."""
     from transformers import HfArgumentParser, TrainingArguments
 
     argv, report_to = _split_report_to(argv)
@@ -86,13 +87,19 @@ def parse_arguments(argv: Sequence[str]) -> tuple[TaskArguments, Any]:
     task_args, _ = parser.parse_known_args(list(argv))
     explicit = _explicit_flags(argv)
     if task_args.model_name_or_path is None:
-        parser.set_defaults(**{k: v for k, v in TINY_TRAINING_DEFAULTS[task_args.task].items() if k not in explicit})
+        defaults = get_task(task_args.task).tiny_training_defaults
+        parser.set_defaults(**{k: v for k, v in defaults.items() if k not in explicit})
     parser.set_defaults(output_dir=_default_output_dir(task_args.task))
     if "use_cpu" not in explicit and _launched_on_cpu_only():
         # Without use_cpu, transformers leaves torchrun's CPU processes undistributed: each would train
         # alone on all the data (the process group is up, the Trainer ignores it).
         parser.set_defaults(use_cpu=True)
-    task_args, training_args = parser.parse_args_into_dataclasses(args=list(argv))
+    if "dataloader_pin_memory" not in explicit and not _has_accelerator():
+        parser.set_defaults(dataloader_pin_memory=False)  # pinning without a GPU only warns, every epoch
+    *parsed, unknown = parser.parse_args_into_dataclasses(args=list(argv), return_remaining_strings=True)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    task_args, training_args = parsed
     # The timestamped default differs between processes started a second apart: rank 0's wins.
     training_args.output_dir = distributed.from_main(training_args.output_dir)
     if not {"do_train", "do_eval", "do_predict"} & explicit:
@@ -127,10 +134,14 @@ def _report_targets(targets: list[str]) -> list[str]:
     return targets
 
 
-def _launched_on_cpu_only() -> bool:
+def _has_accelerator() -> bool:
     import torch
 
-    return distributed.launched_processes() > 1 and not torch.cuda.is_available()
+    return torch.cuda.is_available() or (hasattr(torch.backends, "mps") and torch.backends.mps.is_available())
+
+
+def _launched_on_cpu_only() -> bool:
+    return distributed.launched_processes() > 1 and not _has_accelerator()
 
 
 def _explicit_flags(argv: Sequence[str]) -> set[str]:
@@ -141,45 +152,28 @@ def _default_output_dir(task: str) -> str:
     return str(Path("qadiag-runs") / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
-@dataclass
-class Data:
-    train_examples: Any
-    eval_examples: Any
+# -- validation before anything is written ----------------------------------------------------------
 
 
-def load_examples(task_args: TaskArguments) -> Data:
-    """Validate and load the example files before anything is written to the output dir."""
-    from qadiag import data, tiny
-
-    bundled = tiny.qa_data_files() if task_args.task == "qa" else tiny.pair_data_files()
-    load = data.load_qa_file if task_args.task == "qa" else data.load_pair_file
-    train_file = task_args.train_file or bundled["train"]
-    validation_file = task_args.validation_file or bundled["validation"]
-    return Data(train_examples=load(train_file), eval_examples=load(validation_file))
-
-
-def load_model_and_tokenizer(task_args: TaskArguments, seed: int) -> tuple[Any, Any]:
+def load_model_and_tokenizer(task: Task, task_args: TaskArguments, seed: int) -> tuple[Any, Any]:
     from qadiag import tiny
 
     if task_args.model_name_or_path is None:
-        tokenizer = tiny.load_tokenizer()
-        model = tiny.tiny_qa_model(seed) if task_args.task == "qa" else tiny.tiny_pair_model(seed)
-        return model, tokenizer
-    from transformers import AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer
+        return task.tiny_model(seed), tiny.load_tokenizer()
+    from transformers import AutoTokenizer
 
-    auto_model = AutoModelForQuestionAnswering if task_args.task == "qa" else AutoModelForSequenceClassification
     path = task_args.model_name_or_path
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = auto_model.from_pretrained(path)
+        model = task.auto_model_class().from_pretrained(path)
     except (OSError, ValueError) as error:
-        raise QadiagError(
+        raise InputError(
             f"cannot load a model from {path!r}: {str(error).splitlines()[0]}",
             source=path,
             fix="pass a local directory written by save_pretrained()",
         ) from None
     if not getattr(tokenizer, "is_fast", False):
-        raise QadiagError(
+        raise InputError(
             "the tokenizer is not a fast (Rust) tokenizer; QA needs its offset mapping",
             source=path,
             fix="save a tokenizer.json next to the model (PreTrainedTokenizerFast)",
@@ -187,96 +181,155 @@ def load_model_and_tokenizer(task_args: TaskArguments, seed: int) -> tuple[Any, 
     return model, tokenizer
 
 
-def build_trainer(task_args: TaskArguments, training_args: Any, data: Data, model: Any, tokenizer: Any) -> Any:
-    from transformers import DataCollatorWithPadding
+@dataclass
+class Examples:
+    train: Any
+    validation: Any
 
-    collator = DataCollatorWithPadding(tokenizer)
-    common = {"model": model, "args": training_args, "data_collator": collator, "processing_class": tokenizer}
-    if task_args.task == "qa":
-        from qadiag.tasks.qa.features import build_features
-        from qadiag.tasks.qa.metrics import compute_metrics
-        from qadiag.tasks.qa.postprocess import make_post_process_function
-        from qadiag.tasks.qa.trainer import QuestionAnsweringTrainer
 
-        sizes = {"max_seq_length": task_args.max_seq_length, "doc_stride": task_args.doc_stride}
-        return QuestionAnsweringTrainer(
-            **common,
-            train_dataset=build_features(data.train_examples, tokenizer, train=True, **sizes),
-            eval_dataset=build_features(data.eval_examples, tokenizer, train=False, **sizes),
-            eval_examples=data.eval_examples,
-            post_process_function=make_post_process_function(
-                n_best_size=task_args.n_best_size,
-                max_answer_length=task_args.max_answer_length,
-                version_2_with_negative=task_args.version_2_with_negative,
-                output_dir=training_args.output_dir,
-            ),
-            compute_metrics=compute_metrics,
-        )
-    from transformers import Trainer
-
-    from qadiag.tasks.pair import build_pair_features, compute_metrics
-
-    return Trainer(
-        **common,
-        train_dataset=build_pair_features(data.train_examples, tokenizer, max_seq_length=task_args.max_seq_length),
-        eval_dataset=build_pair_features(data.eval_examples, tokenizer, max_seq_length=task_args.max_seq_length),
-        compute_metrics=compute_metrics,
+def load_examples(task: Task, task_args: TaskArguments, num_labels: int | None) -> Examples:
+    bundled = task.bundled_files()
+    return Examples(
+        train=task.load_examples(task_args.train_file or bundled["train"], num_labels=num_labels),
+        validation=task.load_examples(task_args.validation_file or bundled["validation"], num_labels=num_labels),
     )
+
+
+def check_output_dir(training_args: Any) -> None:
+    path = Path(training_args.output_dir)
+    for candidate in (path, *path.parents):
+        if candidate.exists() and not candidate.is_dir():
+            raise InputError(
+                f"{str(candidate)!r} is a file, so the output dir {str(path)!r} cannot be created there",
+                source=str(path),
+                fix="pass --output_dir a directory path (new or existing)",
+            )
+
+
+def resolve_resume_checkpoint(training_args: Any) -> None:
+    """``--resume_from_checkpoint latest`` -> the output dir's last checkpoint; any other value must be a
+    checkpoint directory (with ``trainer_state.json``)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    wanted = training_args.resume_from_checkpoint
+    if not wanted:
+        return
+    output_dir = Path(training_args.output_dir)
+    if wanted == "latest":
+        last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+        if last is None:
+            raise InputError(
+                f"--resume_from_checkpoint latest: {str(output_dir)!r} has no checkpoint-*/ directory",
+                source=str(output_dir),
+                fix="train without --resume_from_checkpoint first, or point --output_dir at the earlier run",
+            )
+        training_args.resume_from_checkpoint = last
+        return
+    checkpoint = Path(wanted)
+    if not (checkpoint / "trainer_state.json").is_file():
+        raise InputError(
+            f"--resume_from_checkpoint {wanted!r} is not a checkpoint directory (no trainer_state.json in it)",
+            source=wanted,
+            fix="pass a checkpoint-<step>/ directory of an earlier run, or 'latest'",
+        )
+    training_args.resume_from_checkpoint = str(checkpoint)
+
+
+# -- the run ----------------------------------------------------------------------------------------
 
 
 @dataclass
 class Outcome:
     results: dict[str, Any]
-    report: Any = None  # qadiag.api.ProbeReport when probes were attached
+    result: Any = None  # qadiag.api.Result when probes were attached
 
 
-def attach_probes(task_args: TaskArguments, names: list[str], trainer: Any, data: Data, tokenizer: Any) -> Any:
-    from qadiag.api import attach
+def check_context(
+    task: Task,
+    task_args: TaskArguments,
+    training_args: Any,
+    model: Any,
+    tokenizer: Any,
+    examples: Examples,
+    train_features: Any,
+    workdir: Path,
+) -> Any:
+    """What the dataset and experiment checks run on: this setup, with fresh copies of the model."""
+    from qadiag.checks.context import CheckContext, CheckSettings
 
-    if not names:
-        return None
-    lookup = None
-    if task_args.task == "qa":
-        from qadiag.probes.output_capture import answer_lookup_from
+    pristine = copy.deepcopy(model)
 
-        lookup = answer_lookup_from(trainer.train_dataset, data.train_examples, tokenizer.pad_token_id)
-    return attach(
-        trainer,
-        names,
-        capture_every=task_args.capture_every,
-        samples=task_args.samples,
-        answer_lookup=lookup,
-        console=trainer.is_world_process_zero(),
-    )
+    def build_trainer(train_dataset: Any, **overrides: Any) -> Any:
+        args = dataclasses.replace(training_args, **overrides)
+        pieces = TrainingPieces(copy.deepcopy(pristine), args, tokenizer, train_dataset, None, None)
+        return task.build_trainer(pieces, **task_args.task_options())
 
-
-def check_training_alignment(task_args: TaskArguments, names: list[str], data: Data, tokenizer: Any) -> list[Any]:
-    if task_args.task != "qa" or "alignment" not in names:
-        return []
-    import functools
-
-    from qadiag.probes.alignment import check_alignment
-    from qadiag.tasks.qa.features import prepare_train_features
-
-    prepare = functools.partial(
-        prepare_train_features,
+    return CheckContext(
+        task=task,
         tokenizer=tokenizer,
-        max_seq_length=task_args.max_seq_length,
-        doc_stride=task_args.doc_stride,
+        train_examples=examples.train,
+        prepare_train=task.prepare_train(tokenizer, task_args.sizes),
+        prepare_source=f"qadiag prepare_train_features ({task.name})",
+        workdir=workdir,
+        build_trainer=build_trainer,
+        settings=CheckSettings(alignment_examples=ALIGNMENT_EXAMPLES),
+        features=train_features,
     )
-    return check_alignment(data.train_examples, prepare, tokenizer, source="qadiag prepare_train_features").findings
+
+
+def run_checks(names: list[str], kind: Kind, task: Task, context: Any) -> list[Any]:
+    from qadiag.api import run_check
+
+    return [item for check in checks_of(names, kind=kind, task=task.name) for item in run_check(check, context)]
+
+
+def wants_experiments(task_args: TaskArguments) -> bool:
+    if distributed.launched_processes() > 1:
+        return False  # they are short single-process trainings: not under a launcher
+    if task_args.experiments == "auto":
+        return task_args.model_name_or_path is None
+    return task_args.experiments == "on"
 
 
 def run(task_args: TaskArguments, training_args: Any) -> Outcome:
-    """Train and/or evaluate with the probes attached; metrics also go to ``all_results.json``."""
-    from qadiag.probes import resolve_probe_names
+    """Train and/or evaluate with the checks and probes; metrics also go to ``all_results.json``."""
+    from qadiag.api import attach
+    from qadiag.checks import resolve
 
-    names = resolve_probe_names(task_args.probes)
-    data = load_examples(task_args)
-    model, tokenizer = load_model_and_tokenizer(task_args, training_args.seed)
-    trainer = build_trainer(task_args, training_args, data, model, tokenizer)
-    alignment = check_training_alignment(task_args, names, data, tokenizer)
-    probes = attach_probes(task_args, names, trainer, data, tokenizer)
+    task = get_task(task_args.task)
+    names = resolve(task_args.probes)
+    check_output_dir(training_args)
+    resolve_resume_checkpoint(training_args)
+    model, tokenizer = load_model_and_tokenizer(task, task_args, training_args.seed)
+    examples = load_examples(task, task_args, task.num_labels(model))
+    train_features = task.features(examples.train, task.prepare_train(tokenizer, task_args.sizes), "train features")
+    eval_features = task.features(
+        examples.validation, task.prepare_validation(tokenizer, task_args.sizes), "validation features"
+    )
+    findings: list[Any] = []
+    with tempfile.TemporaryDirectory(prefix="qadiag-checks-") as workdir:
+        context = check_context(
+            task, task_args, training_args, model, tokenizer, examples, train_features, Path(workdir)
+        )
+        findings += run_checks(names, Kind.DATASET, task, context)
+        if wants_experiments(task_args):
+            findings += run_checks(names, Kind.EXPERIMENT, task, context)
+    pieces = TrainingPieces(
+        model, training_args, tokenizer, train_features, eval_features, examples.validation, training_args.output_dir
+    )
+    trainer = task.build_trainer(pieces, **task_args.task_options())
+    probes = None
+    if names:
+        probes = attach(
+            trainer,
+            names,
+            task=task,
+            tokenizer=tokenizer,
+            capture_every=task_args.capture_every,
+            samples=task_args.samples,
+            answer_lookup=task.answer_lookup(train_features, examples.train, tokenizer),
+            console=trainer.is_world_process_zero(),
+        )
     results: dict[str, Any] = {}
     if training_args.do_train:
         train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
@@ -288,24 +341,20 @@ def run(task_args: TaskArguments, training_args: Any) -> Outcome:
         metrics = trainer.evaluate()
         trainer.save_metrics("eval", metrics)
         results.update(metrics)
-    report = None
+    result = None
     if probes is not None:
-        report = probes.finish()
-        report.findings[:0] = alignment
-        if "alignment" in names:
-            report.probes.append("alignment")
+        result = probes.finish()
+        result.findings[:0] = findings
+        result.probes = names
     if trainer.is_world_process_zero():
         trainer.save_metrics("all", results, combined=False)
-        if report is not None:
-            write_probe_report(Path(training_args.output_dir) / PROBE_REPORT, report)
-    return Outcome(results, report)
+        if result is not None:
+            write_probe_report(Path(training_args.output_dir) / PROBE_REPORT, result)
+    return Outcome(results, result)
 
 
-PROBE_REPORT = "qadiag_report.json"
-
-
-def write_probe_report(path: Path, report: Any) -> None:
-    payload = {"probes": report.probes, "findings": [item.to_dict() for item in report.findings]}
+def write_probe_report(path: Path, result: Any) -> None:
+    payload = {"probes": result.probes, "findings": [item.to_dict() for item in result.findings]}
     path.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
 
 
@@ -322,13 +371,13 @@ def summary(training_args: Any, outcome: Outcome) -> str:
     lines.append(f"results:       {output_dir / 'all_results.json'}")
     if (output_dir / "samples.jsonl").exists():
         lines.append(f"sample log:    {output_dir / 'samples.jsonl'}")
-    if outcome.report is not None:
+    if outcome.result is not None:
         lines.append(f"probe report:  {output_dir / PROBE_REPORT}")
     if shown:
         lines.append("eval metrics:  " + json.dumps(shown))
-    if outcome.report is not None:
+    if outcome.result is not None:
         lines.append("")
-        lines.append(outcome.report.text())
+        lines.append(outcome.result.text())
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from qadiag.formats import format_github, format_json, format_text
 
 def test_every_code_is_in_its_documented_range():
     ranges = {
+        "setup": "QD0",
         "log-keys": "QD1",
         "eval-loss": "QD2",
         "loss-swap": "QD3",

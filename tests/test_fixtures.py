@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from qadiag import tiny
+from qadiag.tasks import all_tasks, get_task
 
 FIXTURES = tiny.fixtures_dir()
 BUILD_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "build_fixtures.py"
@@ -103,7 +104,7 @@ def test_a_fifth_to_a_quarter_of_contexts_need_several_windows():
     counts = context_token_counts()
     long = sum(count > MAX_SEQ_LENGTH for count in counts.values())
     assert 0.18 <= long / len(counts) <= 0.27
-    assert max(counts.values()) + 20 <= tiny.tiny_config("qa").max_position_embeddings
+    assert max(counts.values()) + 20 <= get_task("qa").tiny_config().max_position_embeddings
 
 
 def test_some_answers_lie_beyond_the_first_window():
@@ -170,8 +171,8 @@ def test_vocab_is_small_and_matches_the_configs():
     vocab = tiny.vocab_file().read_text(encoding="utf-8").splitlines()
     assert vocab[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     assert len(vocab) == len(set(vocab)) <= 3000
-    for task in tiny.TASKS:
-        assert tiny.tiny_config(task).vocab_size == len(vocab)
+    for task in all_tasks():
+        assert task.tiny_config().vocab_size == len(vocab)
 
 
 @pytest.mark.skipif(not BUILD_SCRIPT.exists(), reason="the build script ships with the repository only")

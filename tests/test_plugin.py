@@ -111,10 +111,12 @@ def test_stale_signature_is_a_finding_not_a_traceback(project):
         "smoothed_span_loss(outputs, labels, num_items_in_batch)",
         "smoothed_span_loss(outputs, labels)",
     )
-    result = run(project, "-k", "loss-swap or log-keys")
+    result = run(project, "-k", "loss-swap or log-keys", "-rs")
+    result.assert_outcomes(failed=1, skipped=1)
     result.stdout.fnmatch_lines(["*QD304 error*does not accept num_items_in_batch*"])
-    result.stdout.fnmatch_lines(["*the shared tiny run crashed*reported by qadiag::loss-swap*"])
+    result.stdout.fnmatch_lines(["SKIPPED*qadiag::log-keys not run: QD304 at *training.py:18 stopped the run*"])
     assert "Traceback" not in result.stdout.str()
+    assert result.stdout.str().count("QD304 error") == 1, "one cause, one finding"
 
 
 def test_off_by_one_preprocessing_fails_alignment_with_a_minimal_example(project):
@@ -184,7 +186,9 @@ def test_factory_asking_for_an_unknown_parameter_lists_what_is_provided(project)
         "compute_metrics, post_process_function, scheduler):",
     )
     result = run(project, "-k", "log-keys")
-    result.stdout.fnmatch_lines(["*asks for 'scheduler', which qadiag does not provide*rename the parameter*"])
+    result.stdout.fnmatch_lines(
+        ["*QD001*training.py:*asks for 'scheduler', which qadiag does not provide*", "*fix: rename the parameter*"]
+    )
 
 
 def test_without_the_flag_nothing_is_added_or_imported(pytester):

@@ -8,8 +8,10 @@ import torch
 
 import qadiag
 from qadiag import compat
-from qadiag.plugin import session
+from qadiag.api import run_check
+from qadiag.checks import CHECKS
 from qadiag.plugin.config import PluginConfig
+from qadiag.plugin.setup import TinySetup
 from qadiag.probes.signatures import check_overrides
 from tests.conftest import ROOT
 
@@ -17,14 +19,12 @@ from tests.conftest import ROOT
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     config = PluginConfig(trainer_factory="qadiag_corpus.reference:question_answering_trainer", steps=8)
-    return session.TinySetup(config, ROOT, tmp_path_factory.mktemp("probes"))
+    return TinySetup(config, ROOT, tmp_path_factory.mktemp("probes"))
 
 
 def make_trainer(setup, output_dir, **overrides):
-    from qadiag_corpus.reference import question_answering_trainer
-
     args = setup.args(output_dir=str(output_dir), max_steps=8, eval_steps=4, logging_steps=2, **overrides)
-    return session.build_trainer(setup, question_answering_trainer, args=args)
+    return setup.build_trainer(args=args)
 
 
 def test_probes_do_not_change_what_they_observe(setup, tmp_path):
@@ -118,9 +118,11 @@ def test_stale_override_signatures_are_reported_before_training():
 
 
 def test_overfit_check_fails_a_loss_that_does_not_train_and_passes_the_reference(tmp_path):
+    overfit_check = next(check for check in CHECKS if check.name == "overfit")
+
     def overfit(factory):
         config = PluginConfig(trainer_factory=factory, overfit_steps=25)
-        return session.overfit_check(config, ROOT, session.TinySetup(config, ROOT, tmp_path / factory[-5:]))
+        return run_check(overfit_check, TinySetup(config, ROOT, tmp_path / factory[-5:]).check_context())
 
     assert [item.code for item in overfit("qadiag_corpus.detached_loss:buggy")] == ["QD403"]
     assert overfit("qadiag_corpus.reference:question_answering_trainer") == []

@@ -1,4 +1,4 @@
-"""qadiag.tiny: bundled file locations, the tokenizer, and seeded tiny models."""
+"""qadiag.tiny and the tasks' tiny models: bundled file locations, the tokenizer, seeded tiny models."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ import pytest
 import torch
 
 from qadiag import tiny
+from qadiag.errors import ConfigError
+from qadiag.tasks import all_tasks, get_task
+
+QA, PAIR = get_task("qa"), get_task("pair-classification")
 
 
 def same_weights(first: torch.nn.Module, second: torch.nn.Module) -> bool:
@@ -24,7 +28,7 @@ def test_importing_tiny_loads_neither_torch_nor_transformers():
 
 def test_bundled_files_exist():
     assert tiny.fixtures_dir().is_dir()
-    for files in (tiny.qa_data_files(), tiny.pair_data_files()):
+    for files in (task.bundled_files() for task in all_tasks()):
         assert set(files) == {"train", "validation"}
         assert all(Path(path).is_file() for path in files.values())
     assert tiny.vocab_file().is_file()
@@ -47,15 +51,15 @@ def test_tokenizer_accepts_an_explicit_vocab_file():
 
 
 def test_configs_match_their_tasks():
-    qa, pair = tiny.tiny_config("qa"), tiny.tiny_config("pair-classification")
+    qa, pair = QA.tiny_config(), PAIR.tiny_config()
     assert qa.architectures == ["BertForQuestionAnswering"]
     assert pair.architectures == ["BertForSequenceClassification"]
     assert qa.num_labels == pair.num_labels == 2
-    with pytest.raises(ValueError, match="unknown task"):
-        tiny.tiny_config("summarization")
+    with pytest.raises(ConfigError, match="task 'summarization' is not supported"):
+        get_task("summarization")
 
 
-@pytest.mark.parametrize("build", [tiny.tiny_qa_model, tiny.tiny_pair_model])
+@pytest.mark.parametrize("build", [QA.tiny_model, PAIR.tiny_model], ids=["qa", "pair"])
 def test_models_are_deterministic_by_seed_and_leave_the_global_rng_alone(build):
     state = torch.random.get_rng_state()
     assert same_weights(build(seed=3), build(seed=3))
@@ -66,10 +70,10 @@ def test_models_are_deterministic_by_seed_and_leave_the_global_rng_alone(build):
 def test_saved_qa_model_round_trips_through_from_pretrained(tmp_path):
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    directory = tiny.save_tiny_model(tmp_path / "qa", "qa", seed=1)
+    directory = QA.save_tiny_model(tmp_path / "qa", seed=1)
     model = AutoModelForQuestionAnswering.from_pretrained(directory)
     tokenizer = AutoTokenizer.from_pretrained(directory)
-    assert same_weights(model, tiny.tiny_qa_model(seed=1))
+    assert same_weights(model, QA.tiny_model(seed=1))
     text = "김민준은 어디에서 태어났는가?"
     assert tokenizer(text)["input_ids"] == tiny.load_tokenizer()(text)["input_ids"]
     assert tokenizer.model_max_length == tiny.load_tokenizer().model_max_length
@@ -78,7 +82,7 @@ def test_saved_qa_model_round_trips_through_from_pretrained(tmp_path):
 def test_saved_pair_model_round_trips_through_from_pretrained(tmp_path):
     from transformers import AutoModelForSequenceClassification
 
-    directory = tiny.save_tiny_model(tmp_path / "pair", "pair-classification")
+    directory = PAIR.save_tiny_model(tmp_path / "pair")
     model = AutoModelForSequenceClassification.from_pretrained(directory)
-    assert same_weights(model, tiny.tiny_pair_model())
+    assert same_weights(model, PAIR.tiny_model())
     assert model.config.id2label == {0: "not_equivalent", 1: "equivalent"}

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from qadiag.errors import QadiagError
-
-TASKS = ("qa", "pair-classification")
+from qadiag.checks import resolve
+from qadiag.errors import ConfigError
+from qadiag.tasks import TASK_NAMES
 
 
 @dataclass
@@ -29,16 +29,17 @@ class PluginConfig:
     strict: bool = False
     overfit_steps: int = 30
     alignment_examples: int = 30
+    num_labels: int | None = None
     source: str = "pyproject.toml"
 
     def __post_init__(self) -> None:
-        from qadiag.probes import resolve_probe_names
-
-        self.probes = resolve_probe_names(self.probes if isinstance(self.probes, list) else str(self.probes))
+        self.probes = resolve(self.probes if isinstance(self.probes, list) else str(self.probes))
 
 
 CALLABLE_KEYS = ("trainer_factory", "loss", "prepare_train_features", "prepare_validation_features", "decode")
-_INT_KEYS = ("steps", "capture_every", "samples", "overfit_steps", "alignment_examples")
+_INT_KEYS = ("steps", "capture_every", "samples", "overfit_steps", "alignment_examples", "num_labels")
+# Keys of [tool.qadiag] that belong to `qadiag audit-logs`, not to the plugin.
+AUDIT_KEYS = frozenset({"select", "ignore", "output-format", "output_format"})
 
 
 def _read_table(pyproject: Path) -> dict[str, Any]:
@@ -52,36 +53,36 @@ def _read_table(pyproject: Path) -> dict[str, Any]:
         with pyproject.open("rb") as handle:
             return tomllib.load(handle).get("tool", {}).get("qadiag", {})
     except tomllib.TOMLDecodeError as error:
-        raise QadiagError(f"invalid TOML: {error}", source=str(pyproject)) from None
+        raise ConfigError(f"invalid TOML: {error}", source=str(pyproject)) from None
 
 
 def load_config(rootdir: Path, *, trainer: str | None = None, strict: bool = False) -> PluginConfig:
     """Read ``[tool.qadiag]``; ``--qadiag-trainer`` and ``--qadiag-strict`` override it."""
     pyproject = rootdir / "pyproject.toml"
-    table = dict(_read_table(pyproject))
+    table = {key: value for key, value in _read_table(pyproject).items() if key not in AUDIT_KEYS}
     where = f"{pyproject} [tool.qadiag]"
     known = {f.name for f in fields(PluginConfig)} - {"source"}
     unknown = sorted(set(table) - known)
     if unknown:
-        raise QadiagError(
+        raise ConfigError(
             f"unknown key(s) {', '.join(unknown)}", source=where, fix=f"known keys: {', '.join(sorted(known))}"
         )
     if trainer:
         table["trainer_factory"] = trainer
     if "trainer_factory" not in table:
-        raise QadiagError(
+        raise ConfigError(
             "no trainer factory configured",
             source=where,
             fix='add trainer_factory = "mypkg.training:build_trainer" to [tool.qadiag] in pyproject.toml, '
             "or pass --qadiag-trainer mypkg.training:build_trainer",
         )
     _check_types(table, where)
+    if table.get("task", "qa") not in TASK_NAMES:
+        raise ConfigError(
+            f"task = {table['task']!r} is not supported", source=where, fix=f"use one of: {', '.join(TASK_NAMES)}"
+        )
     config = PluginConfig(**table, source=str(pyproject))
     config.strict = config.strict or strict
-    if config.task not in TASKS:
-        raise QadiagError(
-            f"task = {config.task!r} is not supported", source=where, fix=f"use one of: {', '.join(TASKS)}"
-        )
     return config
 
 
@@ -89,7 +90,7 @@ def _check_types(table: dict[str, Any], where: str) -> None:
     for key in CALLABLE_KEYS:
         value = table.get(key)
         if value is not None and (not isinstance(value, str) or ":" not in value):
-            raise QadiagError(
+            raise ConfigError(
                 f"{key} = {value!r} is not a 'module:callable' string",
                 source=where,
                 fix=f'{key} = "mypkg.module:function"',
@@ -97,9 +98,9 @@ def _check_types(table: dict[str, Any], where: str) -> None:
     for key in _INT_KEYS:
         value = table.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise QadiagError(f"{key} = {value!r} must be a positive integer", source=where)
+            raise ConfigError(f"{key} = {value!r} must be a positive integer", source=where)
     if "strict" in table and not isinstance(table["strict"], bool):
-        raise QadiagError(f"strict = {table['strict']!r} must be true or false", source=where)
+        raise ConfigError(f"strict = {table['strict']!r} must be true or false", source=where)
 
 
 def resolve_callable(spec: str, *, key: str, rootdir: Path) -> Callable[..., Any]:
@@ -110,7 +111,7 @@ def resolve_callable(spec: str, *, key: str, rootdir: Path) -> Callable[..., Any
     try:
         target: Any = importlib.import_module(module_name)
     except Exception as error:
-        raise QadiagError(
+        raise ConfigError(
             f"{key} = {spec!r}: importing {module_name!r} failed with {type(error).__name__}: {error}",
             fix="check the module path (it is imported from the pytest rootdir and sys.path) and that the module "
             "imports cleanly on its own",
@@ -118,11 +119,11 @@ def resolve_callable(spec: str, *, key: str, rootdir: Path) -> Callable[..., Any
     for part in attribute.split("."):
         if not hasattr(target, part):
             public = sorted(name for name in dir(target) if not name.startswith("_"))
-            raise QadiagError(
+            raise ConfigError(
                 f"{key} = {spec!r}: {getattr(target, '__name__', module_name)!r} has no attribute {part!r}",
                 fix=f"it defines: {', '.join(public[:20]) or '(nothing public)'}",
             )
         target = getattr(target, part)
     if not callable(target):
-        raise QadiagError(f"{key} = {spec!r} is a {type(target).__name__}, not a callable")
+        raise ConfigError(f"{key} = {spec!r} is a {type(target).__name__}, not a callable")
     return target

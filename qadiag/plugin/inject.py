@@ -6,7 +6,8 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from qadiag.errors import QadiagError
+from qadiag.errors import ConfigError
+from qadiag.usercode import callable_location
 
 Providers = Mapping[str, Callable[[], Any]]
 
@@ -23,7 +24,7 @@ def call_with_injection(
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
-        raise QadiagError(f"cannot inspect the signature of {role} {function!r}") from None
+        raise ConfigError(f"cannot inspect the signature of {role} {function!r}") from None
     kwargs = {}
     for parameter in parameters:
         if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
@@ -35,12 +36,8 @@ def call_with_injection(
             kwargs[name] = providers[name]()
         elif parameter.default is inspect.Parameter.empty:
             offered = sorted({*providers, *values})
-            raise QadiagError(
-                f"{role} {_name(function)} asks for {name!r}, which qadiag does not provide",
+            raise ConfigError(
+                f"{role} {callable_location(function)} asks for {name!r}, which qadiag does not provide",
                 fix=f"rename the parameter to one of: {', '.join(offered)}; or give it a default value",
             )
     return function(**kwargs)
-
-
-def _name(function: Callable[..., Any]) -> str:
-    return f"{getattr(function, '__module__', '?')}:{getattr(function, '__qualname__', repr(function))}"

@@ -13,20 +13,20 @@ from qadiag.errors import DeclaredLossError
 from qadiag.findings import Finding, FindingGroups
 from qadiag.probes.observe import Observer
 
-QA_LABELS = ("start_positions", "end_positions")
-
 
 @dataclass
 class ProbeOptions:
     """Settings shared by the probes of one run (see ``qadiag.attach``)."""
 
     loss: Callable[..., Any] | None = None
-    capture_every: int = 50
+    capture_every: int | None = None  # None: adapted to the run's length
     samples: int = 4
     output_dir: str | Path | None = None
     decode: Callable[..., Any] | None = None
     console: bool = True
     answer_lookup: Callable[[Any], str | None] | None = None
+    task: Any = None  # qadiag.tasks.base.Task, when known; else recognised from the model outputs
+    tokenizer: Any = None  # decodes samples when the trainer has no processing_class
 
 
 class Probe(TrainerCallback):
@@ -55,6 +55,9 @@ class Probe(TrainerCallback):
     def record(self, item: Finding) -> None:
         self._found.add(item)
 
+    def _labels(self, batch: Any) -> Any:
+        return batch_labels(batch.inputs, self.options.task)
+
     def finalize(self) -> None:
         """Checks that need the whole run; called once after training/evaluation."""
 
@@ -62,40 +65,27 @@ class Probe(TrainerCallback):
         return self._found.findings()
 
 
-def batch_labels(inputs: Mapping[str, Any]) -> Any:
-    """The labels a ``compute_loss_func``-style loss expects: ``labels``, or the QA position pair."""
-    if inputs.get("labels") is not None:
-        return inputs["labels"]
-    if all(inputs.get(name) is not None for name in QA_LABELS):
-        return tuple(inputs[name] for name in QA_LABELS)
+def batch_labels(inputs: Mapping[str, Any], task: Any = None) -> Any:
+    """The labels a ``compute_loss_func``-style loss takes for this batch (the task's, or the first
+    registered task's that finds its label columns), None when the batch has none."""
+    from qadiag.tasks import all_tasks
+
+    for candidate in [task] if task is not None else all_tasks():
+        labels = candidate.labels(inputs)
+        if labels is not None:
+            return labels
     return None
 
 
-def output_field(outputs: Any, name: str) -> Any:
-    """``outputs.name`` for ModelOutput/dict outputs, None otherwise."""
-    if isinstance(outputs, Mapping):
-        return outputs.get(name)
-    return getattr(outputs, name, None)
-
-
-def output_keys(outputs: Any) -> list[str]:
-    if isinstance(outputs, Mapping):
-        return list(outputs.keys())
-    if isinstance(outputs, (tuple, list)):
-        return [f"[{i}]" for i in range(len(outputs))]
-    return [type(outputs).__name__]
-
-
 def recompute_declared_loss(
-    loss: Callable[..., Any], outputs: Any, inputs: Mapping[str, Any], num_items_in_batch: Any = None
+    loss: Callable[..., Any], outputs: Any, labels: Any, num_items_in_batch: Any = None
 ) -> float | None:
     """The declared loss on outputs the Trainer already computed (no forward pass, no autograd graph).
 
-    Returns None when the batch carries no labels to compute it from.
+    Returns None when there are no labels (or outputs) to compute it from.
     """
     import torch
 
-    labels = batch_labels(inputs)
     if labels is None or outputs is None:
         return None
     try:
@@ -120,9 +110,3 @@ def same_loss(a: float, b: float) -> bool:
     import math
 
     return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-6)
-
-
-def structural_token_ids(tokenizer: Any) -> set[int]:
-    """CLS/SEP/PAD/BOS/EOS: the tokens that frame sequences. ``[UNK]`` and ``[MASK]`` stand for text."""
-    text_like = {tokenizer.unk_token_id, getattr(tokenizer, "mask_token_id", None)}
-    return set(tokenizer.all_special_ids) - text_like

@@ -51,7 +51,7 @@ class EvalLossProbe(Probe):
         if self.options.loss is None or value is None:
             return
         try:
-            declared = recompute_declared_loss(self.options.loss, batch.outputs, batch.inputs)
+            declared = recompute_declared_loss(self.options.loss, batch.outputs, self._labels(batch))
         except DeclaredLossError:
             return  # loss-swap reports a declared loss that cannot run
         if declared is None:
@@ -68,9 +68,17 @@ class EvalLossProbe(Probe):
         key = f"{call.prefix}_loss"
         value = _reported_value(call, key)
         where = {"step": call.step, "source": "Trainer.evaluate"}
+        if not call.crashed:
+            self._check_best_metric(call)
         if value is None:
-            cause, fix = self._diagnose_missing(call, key)
-            self.record(missing_eval_loss(key, cause=f"at step {call.step}, {cause}", fix=fix, **where))
+            # An evaluate() that crashed logged nothing: only causes in the setup itself can be told.
+            diagnosis = self._setup_cause() if call.crashed else self._diagnose_missing(call, key)
+            if diagnosis is not None:
+                cause, fix, setup_fact = diagnosis
+                evidence = {"setup_fact": True} if setup_fact else {}
+                self.record(
+                    missing_eval_loss(key, cause=f"at step {call.step}, {cause}", fix=fix, evidence=evidence, **where)
+                )
             return
         problem = non_finite_loss(
             key,
@@ -82,7 +90,33 @@ class EvalLossProbe(Probe):
         if problem is not None:
             self.record(problem)
 
-    def _diagnose_missing(self, call: EvaluationCall, key: str) -> tuple[str, str]:
+    def _check_best_metric(self, call: EvaluationCall) -> None:
+        """QD204: ``metric_for_best_model`` must be among the metrics this evaluation reported."""
+        wanted = getattr(self.trainer.args, "metric_for_best_model", None)
+        if not wanted or call.prefix != "eval":
+            return
+        key = wanted if wanted.startswith(f"{call.prefix}_") else f"{call.prefix}_{wanted}"
+        reported = {name for row in call.logged for name in row} | set(call.returned or {})
+        if key in reported:
+            return
+        available = ", ".join(sorted(name for name in reported if name.startswith(f"{call.prefix}_"))) or "none"
+        self.record(
+            finding(
+                "QD204",
+                f"metric_for_best_model={wanted!r} means {key!r}, which evaluate() at step {call.step} did not "
+                f"report (it reported: {available}); load_best_model_at_end and early stopping cannot work, and "
+                "transformers 5.x stops training with a KeyError the first time it compares checkpoints",
+                f"set metric_for_best_model to one of the reported keys, or report {key!r} from evaluate() "
+                "(with metric_key_prefix, see QD101)",
+                key=key,
+                step=call.step,
+                source="TrainingArguments.metric_for_best_model",
+                evidence={"setup_fact": True},  # the cause of the KeyError that may stop the run next
+            )
+        )
+
+    def _diagnose_missing(self, call: EvaluationCall, key: str) -> tuple[str, str, bool]:
+        """Why no eval loss was reported, in the order the data flows: ``(cause, fix, is a setup fact)``."""
         loop_loss = [(k, v) for m in call.loop_metrics for k, v in m.items() if k.endswith("_loss")]
         if loop_loss:
             name, value = loop_loss[-1]
@@ -91,13 +125,34 @@ class EvalLossProbe(Probe):
                 f"as {key!r}",
                 "merge the loop's metrics into what you log and return: `metrics.update(output.metrics)` "
                 "before `self.log(metrics)`",
+                False,
             )
+        setup = self._setup_cause()
+        if setup is not None:
+            return setup
         if not call.loop_metrics:
             return (
                 "evaluate() never ran Trainer.evaluation_loop (a custom loop or prediction_loop computes no loss)",
                 "call self.evaluation_loop(..., prediction_loss_only=None, metric_key_prefix=metric_key_prefix) "
                 "inside your evaluate() and keep output.metrics",
+                False,
             )
+        label_names = list(getattr(self.trainer, "label_names", None) or [])
+        if not set(label_names) <= call.input_keys_seen:
+            return (
+                f"the batches reached the model without {', '.join(sorted(set(label_names) - call.input_keys_seen))}"
+                " (dropped by the data collator or remove_unused_columns)",
+                "check that your data collator keeps the label columns and remove_unused_columns keeps them",
+                False,
+            )
+        return (
+            "the evaluation loop ran with labels but produced no loss (the model returned none)",
+            "make the model's forward return a loss when labels are given",
+            False,
+        )
+
+    def _setup_cause(self) -> tuple[str, str, bool] | None:
+        """A cause visible in the trainer's setup alone (label names, dataset columns, forward arguments)."""
         label_names = list(getattr(self.trainer, "label_names", None) or [])
         columns = _column_names(self.trainer.eval_dataset)
         forward_args = _forward_arguments(self.trainer.model)
@@ -107,6 +162,7 @@ class EvalLossProbe(Probe):
                 f"names from {type(self.trainer.model).__name__}.forward only for 'labels'-style arguments or "
                 "class names containing 'QuestionAnswering'",
                 "set TrainingArguments(label_names=['start_positions', 'end_positions']) (or your label columns)",
+                True,
             )
         if columns is not None and not set(label_names) <= set(columns):
             missing = sorted(set(label_names) - set(columns))
@@ -114,6 +170,7 @@ class EvalLossProbe(Probe):
                 f"the evaluation dataset has no {', '.join(missing)} column(s) (it has: {', '.join(columns)})",
                 "add the labels to your validation features, e.g. compute start_positions/end_positions in "
                 "prepare_validation_features exactly as prepare_train_features does",
+                True,
             )
         if forward_args is not None and not set(label_names) <= forward_args:
             unknown = sorted(set(label_names) - forward_args)
@@ -122,32 +179,26 @@ class EvalLossProbe(Probe):
                 "remove_unused_columns drops those columns before the model sees them",
                 "name the forward() arguments after the label columns (or pass label_names matching them), or "
                 "set remove_unused_columns=False and drop the other columns yourself",
+                True,
             )
-        if not set(label_names) <= call.input_keys_seen:
-            return (
-                f"the batches reached the model without {', '.join(sorted(set(label_names) - call.input_keys_seen))}"
-                " (dropped by the data collator or remove_unused_columns)",
-                "check that your data collator keeps the label columns and remove_unused_columns keeps them",
-            )
-        return (
-            "the evaluation loop ran with labels but produced no loss (the model returned none)",
-            "make the model's forward return a loss when labels are given",
-        )
+        return None
 
     # -- eval loss is the training objective ----------------------------------------------------
     def finalize(self) -> None:
         if self._eval_mismatches and self._eval_example:
             reported, declared = self._eval_example
-            self.record(finding(
-                "QD203",
-                f"on {self._eval_mismatches} of {self._eval_compared} evaluation batches the loss evaluate() "
-                f"computed ({reported:.6g}) is not the declared loss on the same outputs ({declared:.6g}), so "
-                "eval_loss and the training loss measure different objectives",
-                "compute the loss in compute_loss (or pass compute_loss_func=) so that prediction_step uses the "
-                "same objective as training",
-                key="eval_loss",
-                source="Trainer.prediction_step",
-            ))
+            self.record(
+                finding(
+                    "QD203",
+                    f"on {self._eval_mismatches} of {self._eval_compared} evaluation batches the loss evaluate() "
+                    f"computed ({reported:.6g}) is not the declared loss on the same outputs ({declared:.6g}), so "
+                    "eval_loss and the training loss measure different objectives",
+                    "compute the loss in compute_loss (or pass compute_loss_func=) so that prediction_step uses the "
+                    "same objective as training",
+                    key="eval_loss",
+                    source="Trainer.prediction_step",
+                )
+            )
 
 
 def _reported_value(call: EvaluationCall, key: str) -> Any:

@@ -6,22 +6,24 @@ labels of that batch, the loss ``compute_loss`` returned and the tensor handed t
 ``compute_loss_func``) is recomputed on those same outputs and compared. With no intended loss, an
 overridden ``compute_loss`` that returns exactly the model's built-in loss on every batch is flagged:
 that is what a custom loss that never runs looks like. The probe also checks that the loss reaches
-the trainable parameters, and ``gradient_accumulation_invariance`` runs the GA check (bug class 6).
+the trainable parameters. Gradient-accumulation scaling (bug class 6) needs runs of its own: it is the
+``gradient-accumulation`` experiment check (:mod:`qadiag.checks.gradient_accumulation`), reported here.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from qadiag import compat, distributed
 from qadiag.errors import DeclaredLossError
-from qadiag.findings import Finding, finding
-from qadiag.probes.base import Probe, output_field, recompute_declared_loss, same_loss, to_float
+from qadiag.findings import finding
+from qadiag.outputs import output_field
+from qadiag.probes.base import Probe, recompute_declared_loss, same_loss, to_float
 from qadiag.probes.observe import MicroBatch, Observer
+from qadiag.probes.signatures import check_overrides
 from qadiag.usercode import callable_name
 
 # A call such as `smoothed_qa_loss(`, `self.loss_fn(`, `F.cross_entropy(`, `focal(` (not `compute_loss(`).
@@ -41,6 +43,8 @@ class LossSwapProbe(Probe):
     def install(self, trainer: Any, observer: Observer) -> None:
         super().install(trainer, observer)
         observer.microbatch_listeners.append(self._on_microbatch)
+        for item in check_overrides(type(trainer)):
+            self.record(item)
         self.intended = self.options.loss or getattr(trainer, "compute_loss_func", None)
         self.intended_name = callable_name(self.intended)
         self.compared: list[Comparison] = []
@@ -62,18 +66,22 @@ class LossSwapProbe(Probe):
         if self.intended is None or optimized is None:
             return
         try:
-            intended = recompute_declared_loss(self.intended, batch.outputs, batch.inputs, batch.num_items_in_batch)
+            intended = recompute_declared_loss(
+                self.intended, batch.outputs, self._labels(batch), batch.num_items_in_batch
+            )
         except DeclaredLossError as error:
-            self.record(finding(
-                "QD301",
-                f"the intended loss {self.intended_name} raised {error} when called as "
-                "loss(outputs, labels, num_items_in_batch=...) on the model outputs of step "
-                f"{batch.step}",
-                "give it the compute_loss_func signature: (outputs, labels, num_items_in_batch=None) -> Tensor, "
-                "with labels = (start_positions, end_positions) for QA",
-                step=batch.step,
-                source=self.intended_name,
-            ))
+            self.record(
+                finding(
+                    "QD301",
+                    f"the intended loss {self.intended_name} raised {error} when called as "
+                    "loss(outputs, labels, num_items_in_batch=...) on the model outputs of step "
+                    f"{batch.step}",
+                    "give it the compute_loss_func signature: (outputs, labels, num_items_in_batch=None) -> Tensor, "
+                    f"with {self._labels_hint()}",
+                    step=batch.step,
+                    source=self.intended_name,
+                )
+            )
             return
         if intended is None:
             return
@@ -81,6 +89,10 @@ class LossSwapProbe(Probe):
         self.compared.append(comparison)
         if not self._same_up_to_scaling(batch, optimized, intended):
             self.mismatched.append(comparison)
+
+    def _labels_hint(self) -> str:
+        task = self.options.task
+        return task.loss_signature_hint() if task is not None else "labels as the batch carries them"
 
     def _optimized_value(self, batch: MicroBatch) -> float | None:
         """What compute_loss returned; the backpropagated tensor when compute_loss was bypassed."""
@@ -102,15 +114,17 @@ class LossSwapProbe(Probe):
         self._initial = _parameter_checksums(self.trainer.model)
         launched = max(distributed.launched_processes(), distributed.world_size())
         if launched > 1 and args.world_size == 1:
-            self.record(finding(
-                "QD309",
-                f"{launched} processes were launched but the Trainer's world size is 1: every process trains "
-                "its own copy of the model on all the data and no gradient is averaged across them",
-                "on a machine without a GPU pass use_cpu=True (--use_cpu true) so that transformers sets up DDP "
-                "over gloo; otherwise check that TrainingArguments is created after the launcher started the "
-                "processes, not before",
-                source="TrainingArguments",
-            ))
+            self.record(
+                finding(
+                    "QD309",
+                    f"{launched} processes were launched but the Trainer's world size is 1: every process trains "
+                    "its own copy of the model on all the data and no gradient is averaged across them",
+                    "on a machine without a GPU pass use_cpu=True (--use_cpu true) so that transformers sets up DDP "
+                    "over gloo; otherwise check that TrainingArguments is created after the launcher started the "
+                    "processes, not before",
+                    source="TrainingArguments",
+                )
+            )
 
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._gradients_checked:
@@ -119,60 +133,69 @@ class LossSwapProbe(Probe):
         trainable = [(n, p) for n, p in self.trainer.model.named_parameters() if p.requires_grad]
         with_gradient = [n for n, p in trainable if p.grad is not None and bool(p.grad.detach().abs().sum() > 0)]
         if trainable and not with_gradient:
-            self.record(finding(
-                "QD303",
-                f"after the first backward pass none of the {len(trainable)} trainable parameters has a non-zero "
-                "gradient: the loss that was backpropagated is not connected to the model",
-                "return a loss computed from the model outputs without .detach(), .item() or torch.no_grad(), and "
-                "do not rebuild it with torch.tensor(...)",
-                step=state.global_step,
-                source="Trainer.training_step",
-            ))
+            self.record(
+                finding(
+                    "QD303",
+                    f"after the first backward pass none of the {len(trainable)} trainable parameters has a non-zero "
+                    "gradient: the loss that was backpropagated is not connected to the model",
+                    "return a loss computed from the model outputs without .detach(), .item() or torch.no_grad(), and "
+                    "do not rebuild it with torch.tensor(...)",
+                    step=state.global_step,
+                    source="Trainer.training_step",
+                )
+            )
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if not self._initial or state.global_step == 0 or not args.learning_rate:
             return
         final = _parameter_checksums(self.trainer.model)
         if all(final.get(name) == value for name, value in self._initial.items()):
-            self.record(finding(
-                "QD303",
-                f"no trainable parameter changed in {state.global_step} optimizer steps (learning rate "
-                f"{args.learning_rate})",
-                "check that the optimizer holds the model's parameters and that the loss has a gradient path to them",
-                step=state.global_step,
-                source="Trainer.train",
-            ))
+            self.record(
+                finding(
+                    "QD303",
+                    f"no trainable parameter changed in {state.global_step} optimizer steps (learning rate "
+                    f"{args.learning_rate})",
+                    "check that the optimizer holds the model's parameters and that the loss has a gradient path "
+                    "to them",
+                    step=state.global_step,
+                    source="Trainer.train",
+                )
+            )
 
     # -- verdicts ----------------------------------------------------------------------------------
     def finalize(self) -> None:
         self._report_training_step_returns()
         if self.mismatched:
             first = self.mismatched[0]
-            self.record(finding(
-                "QD301",
-                f"on {len(self.mismatched)} of {len(self.compared)} training batches the loss that was optimized "
-                f"is not {self.intended_name}: step {first.step} optimized {first.optimized:.6g}, "
-                f"{self.intended_name} on the same outputs gives {first.intended:.6g}"
-                + (" (the optimized value is the model's built-in loss)" if self.builtin_batches else ""),
-                self._mismatch_fix(),
-                step=first.step,
-                source=type(self.trainer).__name__ + ".compute_loss",
-            ))
+            self.record(
+                finding(
+                    "QD301",
+                    f"on {len(self.mismatched)} of {len(self.compared)} training batches the loss that was optimized "
+                    f"is not {self.intended_name}: step {first.step} optimized {first.optimized:.6g}, "
+                    f"{self.intended_name} on the same outputs gives {first.intended:.6g}"
+                    + (" (the optimized value is the model's built-in loss)" if self.builtin_batches else ""),
+                    self._mismatch_fix(),
+                    step=first.step,
+                    source=type(self.trainer).__name__ + ".compute_loss",
+                )
+            )
         elif (
             self.intended is None
             and self._override_calls_a_loss()
             and self.observed_batches
             and (self.builtin_batches == self.observed_batches)
         ):
-            self.record(finding(
-                "QD302",
-                f"{type(self.trainer).__name__}.compute_loss is overridden but returned exactly the model's "
-                f"built-in loss on all {self.observed_batches} training batches: if it is meant to compute a "
-                "custom loss, that code never runs",
-                "check the condition guarding your custom loss (seed 003: labels popped only when label_smoother "
-                "is set); declare the intended loss (`loss=` / [tool.qadiag] loss) to have it verified",
-                source=type(self.trainer).__name__ + ".compute_loss",
-            ))
+            self.record(
+                finding(
+                    "QD302",
+                    f"{type(self.trainer).__name__}.compute_loss is overridden but returned exactly the model's "
+                    f"built-in loss on all {self.observed_batches} training batches: if it is meant to compute a "
+                    "custom loss, that code never runs",
+                    "check the condition guarding your custom loss (seed 003: labels popped only when label_smoother "
+                    "is set); declare the intended loss (`loss=` / [tool.qadiag] loss) to have it verified",
+                    source=type(self.trainer).__name__ + ".compute_loss",
+                )
+            )
 
     def _mismatch_fix(self) -> str:
         if self.builtin_batches and self._compute_loss_overridden():
@@ -202,14 +225,16 @@ class LossSwapProbe(Probe):
     def _report_training_step_returns(self) -> None:
         odd = sorted(self.observer.training_step_returns - {"Tensor"}) if self.observer else []
         if odd:
-            self.record(finding(
-                "QD306",
-                f"{type(self.trainer).__name__}.training_step returned {', '.join(odd)} instead of the detached "
-                "loss tensor; the Trainer adds it to its running loss and checks it for NaN",
-                "return only `loss.detach()` from training_step; capture outputs elsewhere (qadiag's "
-                "output-capture probe shows samples without rewriting training_step)",
-                source=type(self.trainer).__name__ + ".training_step",
-            ))
+            self.record(
+                finding(
+                    "QD306",
+                    f"{type(self.trainer).__name__}.training_step returned {', '.join(odd)} instead of the detached "
+                    "loss tensor; the Trainer adds it to its running loss and checks it for NaN",
+                    "return only `loss.detach()` from training_step; capture outputs elsewhere (qadiag's "
+                    "output-capture probe shows samples without rewriting training_step)",
+                    source=type(self.trainer).__name__ + ".training_step",
+                )
+            )
 
 
 def _parameter_checksums(model: Any) -> dict[str, float]:
@@ -217,43 +242,3 @@ def _parameter_checksums(model: Any) -> dict[str, float]:
 
     with torch.no_grad():
         return {n: float(p.detach().double().sum()) for n, p in model.named_parameters() if p.requires_grad}
-
-
-def gradient_accumulation_invariance(build: Callable[[int, int], Any], steps: int = 2) -> list[Finding]:
-    """QD307: with learning rate 0, ``GA=1, batch=B*steps`` and ``GA=steps, batch=B`` log the same loss.
-
-    ``build(gradient_accumulation_steps, per_device_train_batch_size)`` returns a Trainer whose args
-    have ``learning_rate=0``, ``logging_steps=1``, ``max_steps=1`` and the same seed and data.
-    """
-    losses = {}
-    for accumulation, batch_size in ((1, 2 * steps), (steps, 2)):
-        trainer = build(accumulation, batch_size)
-        trainer.train()
-        logged = [row["loss"] for row in trainer.state.log_history if "loss" in row]
-        if not logged:
-            return []
-        losses[accumulation] = float(logged[0])
-    single, accumulated = losses[1], losses[steps]
-    if same_loss_loose(single, accumulated):
-        return []
-    ratio = accumulated / single if single else float("inf")
-    return [
-        finding(
-            "QD307",
-            f"the logged loss is {single:.4g} with gradient_accumulation_steps=1 but {accumulated:.4g} with "
-            f"{steps} on the same samples at learning rate 0 (x{ratio:.2f}); gradients are scaled the same way",
-            "on transformers 5.x a model whose forward takes **kwargs is assumed to normalise its loss over "
-            "num_items_in_batch: give forward() explicit arguments, set `model.accepts_loss_kwargs = False`, or "
-            "normalise the loss by num_items_in_batch yourself",
-            key="loss",
-            source="gradient accumulation check",
-            evidence={"loss_ga1": single, f"loss_ga{steps}": accumulated},
-        )
-    ]
-
-
-def same_loss_loose(a: float, b: float) -> bool:
-    """Equal up to what a user model's own dropout can change; scaling bugs are a factor of 2 or more."""
-    import math
-
-    return math.isclose(a, b, rel_tol=0.1, abs_tol=1e-5)

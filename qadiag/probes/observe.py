@@ -47,6 +47,7 @@ class EvaluationCall:
     loop_metrics: list[dict[str, Any]] = field(default_factory=list)
     input_keys_seen: set[str] = field(default_factory=set)
     batches: int = 0
+    crashed: bool = False  # evaluate() raised: what it logged and returned is incomplete
 
 
 def _detached(value: Any) -> Any:
@@ -184,6 +185,9 @@ class Observer:
             metrics = result if isinstance(result, dict) else getattr(result, "metrics", None)
             call.returned = dict(metrics) if isinstance(metrics, dict) else None
             return result
+        except BaseException:
+            call.crashed = True
+            raise
         finally:
             # Also when evaluate() raised: what the loop did before the crash explains it.
             self.active_evaluation = outer

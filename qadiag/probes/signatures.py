@@ -11,6 +11,7 @@ from typing import Any
 
 from qadiag import compat
 from qadiag.findings import Finding, finding
+from qadiag.usercode import callable_location
 
 
 def _accepts(function: Any, name: str) -> bool:
@@ -30,13 +31,6 @@ def _overridden(trainer_class: type, name: str) -> Any:
     return method
 
 
-def _where(method: Any) -> str:
-    try:
-        return f"{inspect.getsourcefile(method)}:{inspect.getsourcelines(method)[1]}"
-    except (TypeError, OSError):
-        return getattr(method, "__qualname__", repr(method))
-
-
 def check_overrides(trainer_class: type) -> list[Finding]:
     """QD304/QD305 for ``compute_loss``, ``training_step`` and ``log`` overrides of ``trainer_class``."""
     found = []
@@ -51,8 +45,9 @@ def check_overrides(trainer_class: type) -> list[Finding]:
                     f"{version} passes on every training step: train() will raise TypeError",
                     f"add `num_items_in_batch=None` to the signature of {name} and pass it on to super() "
                     "(or accept **kwargs)",
-                    source=_where(method),
+                    source=callable_location(method),
                     key=name,
+                    evidence={"setup_fact": True},
                 )
             )
     log = _overridden(trainer_class, "log")
@@ -63,8 +58,9 @@ def check_overrides(trainer_class: type) -> list[Finding]:
                 f"{trainer_class.__name__}.log does not accept start_time, which transformers {version} passes "
                 "when it logs training metrics: train() will raise TypeError at the first logging step",
                 "declare `def log(self, logs, start_time=None)` and call `super().log(logs, start_time)`",
-                source=_where(log),
+                source=callable_location(log),
                 key="log",
+                evidence={"setup_fact": True},
             )
         )
     return found

@@ -20,8 +20,10 @@ from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
 import qadiag
 from qadiag import compat, distributed, tiny
-from qadiag.data import load_pair_file
-from qadiag.tasks.pair import build_pair_features
+from qadiag.tasks import get_task
+from qadiag.tasks.base import FeatureSizes
+
+PAIR = get_task("pair-classification")
 
 
 def summed_cross_entropy(outputs, labels, num_items_in_batch=None):
@@ -40,7 +42,7 @@ def mean_cross_entropy(outputs, labels, num_items_in_batch=None):
 
 def probe_run(output_dir: str, optimized, declared, use_cpu: bool = True) -> dict:
     tokenizer = tiny.load_tokenizer()
-    examples = load_pair_file(tiny.pair_data_files()["train"]).select(range(64))
+    examples = PAIR.load_examples(PAIR.bundled_files()["train"]).select(range(64))
     args = TrainingArguments(
         output_dir=output_dir,
         use_cpu=use_cpu,  # without it, on a CPU-only machine, transformers leaves the processes undistributed
@@ -54,12 +56,12 @@ def probe_run(output_dir: str, optimized, declared, use_cpu: bool = True) -> dic
         disable_tqdm=True,
     )
     trainer = Trainer(
-        model=tiny.tiny_pair_model(seed=0),
+        model=PAIR.tiny_model(seed=0),
         args=args,
-        train_dataset=build_pair_features(examples, tokenizer, max_seq_length=64),
+        train_dataset=PAIR.features(examples, PAIR.prepare_train(tokenizer, FeatureSizes(max_seq_length=64)), "pairs"),
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_loss_func=optimized,
-        **compat.trainer_kwargs(tokenizer),
+        processing_class=tokenizer,
     )
     run = qadiag.attach(trainer, ["loss-swap"], loss=declared, console=False)
     trainer.train()

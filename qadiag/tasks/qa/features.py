@@ -117,22 +117,3 @@ def prepare_validation_features(
     features["start_positions"] = starts
     features["end_positions"] = ends
     return features
-
-
-def build_features(
-    examples: Any,
-    tokenizer: Any,
-    *,
-    train: bool,
-    max_seq_length: int = 128,
-    doc_stride: int = 32,
-) -> Any:
-    """``Dataset.map`` the train or validation preprocessor over raw examples, dropping raw columns."""
-    prepare = prepare_train_features if train else prepare_validation_features
-    return examples.map(
-        prepare,
-        batched=True,
-        remove_columns=examples.column_names,
-        fn_kwargs={"tokenizer": tokenizer, "max_seq_length": max_seq_length, "doc_stride": doc_stride},
-        desc="train features" if train else "validation features",
-    )

@@ -1,9 +1,11 @@
-"""A QuestionAnsweringTrainer that keeps the eval loss and prefixes every metric.
+"""A QuestionAnsweringTrainer that keeps the eval loss, prefixes every metric and smooths labels.
 
 It follows HF's ``trainer_qa.py`` (predictions are post-processed into answer texts before EM/F1 can
 be computed) without its two silent bugs from seed 001: the metrics it logs are all prefixed with
 ``metric_key_prefix`` (so W&B files them under ``eval/``, not ``train/``), and the loss the
-evaluation loop computed (``eval_loss``) is kept in the logged and returned metrics.
+evaluation loop computed (``eval_loss``) is kept in the logged and returned metrics. And it applies
+``label_smoothing_factor``, which the Trainer's own label smoother never does for QA batches (they
+carry no ``labels`` key): the mirror image of seed 003.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from typing import Any
 
 from transformers import Trainer
 from transformers.trainer_utils import PredictionOutput, speed_metrics
+
+from qadiag.tasks.qa.loss import span_loss
+from qadiag.tasks.qa.task import QuestionAnsweringTask
+
+QA_LABELS = QuestionAnsweringTask.label_columns
 
 
 def prefix_metrics(metrics: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -27,6 +34,23 @@ class QuestionAnsweringTrainer(Trainer):
         self.eval_examples = eval_examples
         self.post_process_function = post_process_function
 
+    def compute_loss(
+        self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
+    ) -> Any:
+        # The span loss is computed here rather than by the model so that label_smoothing_factor applies.
+        if any(inputs.get(name) is None for name in QA_LABELS):
+            return super().compute_loss(
+                model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+            )
+        inputs = dict(inputs)
+        labels = tuple(inputs.pop(name) for name in QA_LABELS)
+        outputs = model(**inputs)
+        loss = span_loss(outputs, labels, label_smoothing=float(self.args.label_smoothing_factor or 0.0))
+        if isinstance(outputs, tuple):
+            # as the model returns them when given labels: the Trainer takes outputs[1:] as the logits
+            outputs = (loss, *outputs)
+        return (loss, outputs) if return_outputs else loss
+
     def _predict_and_score(
         self,
         dataset: Any,
@@ -38,6 +62,10 @@ class QuestionAnsweringTrainer(Trainer):
     ) -> tuple[Any, dict[str, Any]]:
         # evaluation_loop would call compute_metrics on raw logits; QA needs post-processing first.
         compute_metrics, self.compute_metrics = self.compute_metrics, None
+        # Without label names the loop keeps every output, the loss included, among the predictions;
+        # post-processing wants (start_logits, end_logits) only.
+        config = getattr(self.model, "config", None)
+        ignore_keys = [*(ignore_keys or getattr(config, "keys_to_ignore_at_inference", [])), "loss"]
         start_time = time.time()
         try:
             output = self.evaluation_loop(

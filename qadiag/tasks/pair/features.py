@@ -1,4 +1,4 @@
-"""Sentence-pair classification (MRPC style, seed 004): tokenization and accuracy/F1."""
+"""Tokenization of MRPC-style sentence pairs and the GLUE MRPC metrics."""
 
 from __future__ import annotations
 
@@ -15,16 +15,6 @@ def prepare_pair_features(
     features = tokenizer(examples["sentence1"], examples["sentence2"], truncation=True, max_length=max_seq_length)
     features["labels"] = list(examples["label"])
     return dict(features)
-
-
-def build_pair_features(examples: Any, tokenizer: Any, *, max_seq_length: int = 128) -> Any:
-    return examples.map(
-        prepare_pair_features,
-        batched=True,
-        remove_columns=examples.column_names,
-        fn_kwargs={"tokenizer": tokenizer, "max_seq_length": max_seq_length},
-        desc="pair features",
-    )
 
 
 def pair_scores(predicted: np.ndarray, gold: np.ndarray) -> dict[str, float]:

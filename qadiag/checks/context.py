@@ -1,0 +1,65 @@
+"""What dataset and experiment checks work on: the task, the data, the preprocessing, and a way to
+build a fresh trainer of the setup being diagnosed.
+
+``qadiag train`` and ``pytest --qadiag`` each build one :class:`CheckContext`; the checks never ask
+where it came from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qadiag.tasks.base import Prepare, Task
+
+# (train_dataset, **TrainingArguments overrides) -> a Trainer on a fresh copy of the model being diagnosed
+TrainerBuilder = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    alignment_examples: int = 30  # bundled/user examples whose every feature is checked
+    alignment_generated: int = 30  # hypothesis-generated examples when those all pass
+    overfit_steps: int = 30
+    accumulation_steps: int = 2
+
+
+@dataclass
+class CheckContext:
+    task: Task
+    tokenizer: Any
+    train_examples: Any
+    prepare_train: Prepare
+    prepare_source: str  # where the preprocessing is defined, for findings
+    workdir: Path
+    build_trainer: TrainerBuilder | None = None
+    settings: CheckSettings = field(default_factory=CheckSettings)
+    features: Any = None  # the training features when already built; else built on first use
+
+    def train_features(self) -> Any:
+        if self.features is None:
+            self.features = self.task.features(self.train_examples, self.prepare_train, "qadiag train features")
+        return self.features
+
+    def subset(self, size: int) -> Any:
+        features = self.train_features()
+        return features.select(range(min(size, len(features))))
+
+
+@contextlib.contextmanager
+def preserved_random_state() -> Iterator[None]:
+    """Run an experiment without moving the random state the diagnosed training will draw from."""
+    import numpy as np
+    import torch
+
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)

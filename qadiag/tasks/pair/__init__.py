@@ -1,0 +1,1 @@
+"""Sentence-pair classification (MRPC style, seed 004): records, features, metrics, decoding."""
