@@ -22,9 +22,9 @@ from qadiag.report.document import (
     Section,
     Table,
 )
-from qadiag.report.probe_report import ProbeReport
-from qadiag.report.rundir import RunDir
-from qadiag.report.samples import SampleLog, StepSamples
+from qadiag.report.probe_report import PROBE_REPORT_FILE
+from qadiag.report.rundir import STATE_FILE, RunDir
+from qadiag.report.samples import SAMPLES_FILE, StepSamples
 from qadiag.report.text import number, step
 
 SECTIONS = (
@@ -39,7 +39,9 @@ SECTIONS = (
 )
 KEY_POINTS = 12
 PLOT_POINTS = 1500
-_NO_STATE = "No trainer_state.json in the run dir (nor in a checkpoint-*/): no curves."
+_NO_CURVES = "no curves (the Trainer writes it when it saves a checkpoint and at the end of train())"
+_NO_FINDINGS = "no probe findings (qadiag train writes it; pytest --qadiag --qadiag-report DIR writes it into DIR)"
+_NO_SAMPLES = "no sample predictions (the output-capture probe writes them every --capture_every steps)"
 
 
 def build_document(run: RunDir) -> Document:
@@ -49,8 +51,8 @@ def build_document(run: RunDir) -> Document:
         "losses": _losses(run, curves),
         "metrics": _metrics(run, curves),
         "learning-rate": _learning_rate(run, curves),
-        "findings": _findings(run.probe_report),
-        "samples": _samples(run.samples),
+        "findings": _findings(run),
+        "samples": _samples(run),
         "facts": _facts(run),
         "inputs": _inputs(run),
     }
@@ -77,7 +79,7 @@ def _summary(run: RunDir, curves: c.Curves) -> list[Block]:
     if curves.train_loss is not None:
         blocks.append(Paragraph(c.train_loss_sentence(curves.train_loss)))
     blocks.extend(Paragraph(c.metric_sentence(series)) for series in curves.eval_metrics)
-    blocks.append(_findings_summary(report))
+    blocks.append(_findings_summary(run))
     if run.samples is not None and run.samples.counts:
         last_step = max(run.samples.counts)
         total, correct = run.samples.counts[last_step]
@@ -86,15 +88,24 @@ def _summary(run: RunDir, curves: c.Curves) -> list[Block]:
     if run.notes:
         blocks.append(Paragraph(f"{len(run.notes)} problem(s) with the input files: see Inputs read.", "alert"))
     if not run.history:
-        blocks.append(Paragraph(_NO_STATE))
+        blocks.append(_missing(run, STATE_FILE, _NO_CURVES))
     return blocks
 
 
-def _findings_summary(report: ProbeReport | None) -> Paragraph:
+def _missing(run: RunDir, name: str, consequence: str) -> Paragraph:
+    if run.left_out(name):
+        return Paragraph(f"{name} could not be used (see Inputs read): {consequence}.", "alert")
+    return Paragraph(f"No {name} in the run dir: {consequence}.")
+
+
+def _findings_summary(run: RunDir) -> Paragraph:
+    report = run.probe_report
     if report is None:
-        return Paragraph("No qadiag_report.json: no probe findings (qadiag train and pytest --qadiag write it).")
+        return _missing(run, PROBE_REPORT_FILE, _NO_FINDINGS)
     counts = report.severity_counts()
     if not report.findings:
+        if report.problems:
+            return Paragraph(f"No findings could be read: {PROBE_REPORT_FILE} has problems (see Inputs read).", "alert")
         probes = ", ".join(report.probes) or "none recorded"
         return Paragraph(f"No findings (probes: {probes}).", "good")
     tone = "alert" if counts["error"] else ""
@@ -133,7 +144,7 @@ def _best_mark(series: c.Series) -> tuple[Mark, ...]:
 
 def _losses(run: RunDir, curves: c.Curves) -> list[Block]:
     if not run.history:
-        return [Paragraph(_NO_STATE)]
+        return [_missing(run, STATE_FILE, _NO_CURVES)]
     train, evaluation = curves.train_loss, curves.eval_loss
     blocks: list[Block] = []
     if train is not None:
@@ -161,7 +172,7 @@ def _losses(run: RunDir, curves: c.Curves) -> list[Block]:
 
 def _metrics(run: RunDir, curves: c.Curves) -> list[Block]:
     if not run.history:
-        return [Paragraph(_NO_STATE)]
+        return [_missing(run, STATE_FILE, _NO_CURVES)]
     blocks: list[Block] = []
     if not curves.eval_metrics:
         blocks.append(Paragraph("No evaluation metrics (eval_* keys) were logged."))
@@ -175,8 +186,9 @@ def _metrics(run: RunDir, curves: c.Curves) -> list[Block]:
                                 f"{', '.join(curves.metrics_not_plotted)}."))
     if curves.unprefixed_keys:
         blocks.append(Paragraph(
-            "Also logged outside training and evaluation rows, without the eval_ prefix (W&B and TensorBoard file "
-            f"these under train/): {', '.join(curves.unprefixed_keys)}. See the log-keys probe (QD101).", "alert"))
+            "Logged in rows of their own without the eval_ prefix, so W&B and TensorBoard file them under train/: "
+            f"{', '.join(curves.unprefixed_keys)}. If they are evaluation metrics, see the log-keys probe (QD101).",
+            "alert"))
     if curves.rows_without_step:
         blocks.append(Paragraph(f"{curves.rows_without_step} log_history row(s) without a numeric step were left "
                                 "out."))
@@ -188,7 +200,7 @@ def _metrics(run: RunDir, curves: c.Curves) -> list[Block]:
 
 def _learning_rate(run: RunDir, curves: c.Curves) -> list[Block]:
     if not run.history:
-        return [Paragraph(_NO_STATE)]
+        return [_missing(run, STATE_FILE, _NO_CURVES)]
     series = curves.learning_rate
     if series is None:
         return [Paragraph("No learning rate was logged (no training row has 'learning_rate').")]
@@ -201,10 +213,10 @@ def _learning_rate(run: RunDir, curves: c.Curves) -> list[Block]:
 
 
 # -- findings --------------------------------------------------------------------------------------
-def _findings(report: ProbeReport | None) -> list[Block]:
+def _findings(run: RunDir) -> list[Block]:
+    report = run.probe_report
     if report is None:
-        return [Paragraph("No qadiag_report.json in the run dir: no probe findings. `qadiag train` writes it; "
-                          "`pytest --qadiag --qadiag-report DIR` writes it into DIR.")]
+        return [_missing(run, PROBE_REPORT_FILE, _NO_FINDINGS)]
     blocks: list[Block] = []
     if report.crash is not None:
         crash = report.crash
@@ -212,7 +224,7 @@ def _findings(report: ProbeReport | None) -> list[Block]:
                                 + (f" at {crash.location}" if crash.location else ""), "alert"))
         if crash.traceback:
             blocks.append(Preformatted(crash.traceback))
-    blocks.append(_findings_summary(report))
+    blocks.append(_findings_summary(run))
     for probe, items in report.by_probe().items():
         occurrences = sum(item.count for item in items)
         blocks.append(Heading(f"{probe}: {len(items)} finding(s), {occurrences} occurrence(s)"))
@@ -224,10 +236,10 @@ def _findings(report: ProbeReport | None) -> list[Block]:
 
 
 # -- samples ---------------------------------------------------------------------------------------
-def _samples(samples: SampleLog | None) -> list[Block]:
+def _samples(run: RunDir) -> list[Block]:
+    samples = run.samples
     if samples is None:
-        return [Paragraph("No samples.jsonl in the run dir: no sample predictions (the output-capture probe writes "
-                          "them every --capture_every steps).")]
+        return [_missing(run, SAMPLES_FILE, _NO_SAMPLES)]
     if not samples.counts:
         return [Paragraph("samples.jsonl holds no usable sample record.", "alert")]
     share = 100 * samples.correct / samples.total

@@ -66,7 +66,7 @@ class Curves:
     learning_rate: Series | None = None
     eval_metrics: list[Series] = field(default_factory=list)  # eval_loss first when logged
     metrics_not_plotted: list[str] = field(default_factory=list)
-    unprefixed_keys: list[str] = field(default_factory=list)  # numbers logged outside training/eval rows
+    unprefixed_keys: list[str] = field(default_factory=list)  # numbers in rows that are not training/eval rows
     rows_without_step: int = 0
     steps_logged_twice: int = 0
 
@@ -108,19 +108,20 @@ def curves_from_history(rows: list[Any]) -> Curves:
         if at is None:
             curves.rows_without_step += 1
             continue
-        is_eval = any(isinstance(key, str) and key.startswith(EVAL_PREFIX) for key in row)
-        for key, raw in row.items():
-            value = _number(raw)
-            if value is None or not isinstance(key, str):
-                continue
-            if key.startswith(EVAL_PREFIX):
-                if not key.endswith(_NOT_METRICS):
+        keys = [key for key in row if isinstance(key, str) and _number(row[key]) is not None]
+        if any(key.startswith(EVAL_PREFIX) for key in keys):
+            for key in keys:
+                if key.startswith(EVAL_PREFIX) and not key.endswith(_NOT_METRICS):
                     eval_keys[key] = None
-                    builder.add(key, at, value)
-            elif key in (TRAIN_LOSS, LEARNING_RATE) and not is_eval:
-                builder.add(key, at, value)
-            elif key not in _TRAINING_KEYS and key not in _FINAL_KEYS:
-                other_keys[key] = None
+                    builder.add(key, at, float(row[key]))
+        elif TRAIN_LOSS in row or LEARNING_RATE in row:
+            for key in (TRAIN_LOSS, LEARNING_RATE):
+                if key in keys:
+                    builder.add(key, at, float(row[key]))
+        elif not _FINAL_KEYS & set(keys):
+            # A row of its own, neither training, evaluation nor the final summary: what an evaluate()
+            # that forgot metric_key_prefix logs.
+            other_keys.update(dict.fromkeys(key for key in keys if key not in _TRAINING_KEYS))
     curves.steps_logged_twice = builder.twice
     curves.train_loss = builder.series(TRAIN_LOSS)
     curves.learning_rate = builder.series(LEARNING_RATE)

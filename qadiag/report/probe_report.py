@@ -154,15 +154,9 @@ def _strings(value: Any, limit: int) -> dict[str, str]:
     return {_text(key, KEY_WIDTH): _text(item) for key, item in list(value.items())[:limit]}
 
 
-def parse_probe_report(data: Any, relative: str = PROBE_REPORT_FILE) -> ProbeReport:
+def parse_probe_report(data: dict[str, Any], relative: str = PROBE_REPORT_FILE) -> ProbeReport:
     """The report's view of ``qadiag_report.json`` (either form); what cannot be used is in ``problems``."""
     report = ProbeReport()
-    if not isinstance(data, dict):
-        report.problems.append((
-            f"{relative} holds a JSON {type(data).__name__}, not an object: no findings are shown",
-            "re-create it by re-running qadiag train or pytest --qadiag",
-        ))
-        return report
     version = data.get("schema_version")
     if isinstance(version, int) and not isinstance(version, bool):
         report.schema_version = version

@@ -31,6 +31,10 @@ MAX_FACTS = 60
 VALUE_WIDTH = 300
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _PREDICTIONS = re.compile(r"^[\w.-]*predictions[\w.-]*\.json$")
+_RUN_DIRS = (
+    "pass the output directory of a training run: qadiag train --output_dir, the directory given to pytest "
+    "--qadiag-report, or a Trainer's output_dir"
+)
 _HISTORY_START = re.compile(r'"log_history"\s*:\s*\[')
 
 
@@ -69,6 +73,14 @@ class RunDir:
     def note(self, file: str, problem: str, fix: str) -> None:
         self.notes.append(Note(file, problem, fix))
 
+    def leave_out(self, file: str, problem: str, fix: str) -> None:
+        self.inputs.append(InputFile(file, "left out"))
+        self.note(file, problem, fix)
+
+    def left_out(self, name: str) -> bool:
+        """Whether a file of this name (in the run dir or a checkpoint) was there but could not be used."""
+        return any(item.name.endswith(name) and item.status == "left out" for item in self.inputs)
+
 
 def _value(value: Any) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -93,7 +105,7 @@ def check_run_dir(path: str | Path) -> Path:
     if not given.exists():
         raise InputError(
             "no such directory", source=str(given),
-            fix="pass the output directory of a training run (qadiag train --output_dir, or the Trainer's output_dir)",
+            fix=_RUN_DIRS,
         )
     if not given.is_dir():
         raise InputError(
@@ -108,8 +120,7 @@ def check_run_dir(path: str | Path) -> Path:
     if not has_checkpoint_state and not any(entry_kind(root, name) for name in INPUTS if "*" not in name):
         raise InputError(
             f"holds none of {', '.join(INPUTS)}: there is nothing to report on", source=str(given),
-            fix="pass the output directory of a finished or running training (qadiag train --output_dir, "
-            "pytest --qadiag-report, or the Trainer's output_dir)",
+            fix=_RUN_DIRS,
         )
     return root
 
@@ -152,19 +163,17 @@ def _read_state(run: RunDir) -> None:
         if run.history:
             run.inputs.append(InputFile(relative, "partly read", f"the {len(run.history)} log_history rows before "
                                                                  "the damage"))
+            run.note(relative, error.problem, error.fix)
         else:
-            run.inputs.append(InputFile(relative, "left out"))
-        run.note(relative, error.problem, error.fix)
+            run.leave_out(relative, error.problem, error.fix)
         return
     except Unusable as error:
-        run.inputs.append(InputFile(relative, "left out"))
-        run.note(relative, error.problem, error.fix)
+        run.leave_out(relative, error.problem, error.fix)
         return
     history = data.get("log_history") if isinstance(data, dict) else None
     if not isinstance(history, list):
-        run.inputs.append(InputFile(relative, "left out"))
-        run.note(relative, f"{relative} has no log_history list",
-                 "point the report at a Trainer output directory; trainer_state.json is written by Trainer.save_state")
+        run.leave_out(relative, f"{relative} has no log_history list",
+                      "point the report at a Trainer output directory; Trainer.save_state writes trainer_state.json")
         return
     run.history = history
     run.state_facts = _scalars(data)
@@ -205,8 +214,7 @@ def _read_samples(run: RunDir) -> None:
     try:
         run.samples = read_samples(run.path)
     except Unusable as error:
-        run.inputs.append(InputFile(SAMPLES_FILE, "left out"))
-        run.note(SAMPLES_FILE, error.problem, error.fix)
+        run.leave_out(SAMPLES_FILE, error.problem, error.fix)
         return
     for problem, fix in run.samples.problems:
         run.note(SAMPLES_FILE, problem, fix)
@@ -221,11 +229,15 @@ def _read_probe_report(run: RunDir) -> None:
                                                                     "write it"))
         return
     try:
-        report = parse_probe_report(read_json(run.path, PROBE_REPORT_FILE, MAX_PROBE_REPORT_BYTES))
+        data = read_json(run.path, PROBE_REPORT_FILE, MAX_PROBE_REPORT_BYTES)
     except Unusable as error:
-        run.inputs.append(InputFile(PROBE_REPORT_FILE, "left out"))
-        run.note(PROBE_REPORT_FILE, error.problem, error.fix)
+        run.leave_out(PROBE_REPORT_FILE, error.problem, error.fix)
         return
+    if not isinstance(data, dict):
+        run.leave_out(PROBE_REPORT_FILE, f"{PROBE_REPORT_FILE} holds a JSON {type(data).__name__}, not an object",
+                      "re-create it by re-running qadiag train or pytest --qadiag")
+        return
+    report = parse_probe_report(data)
     run.probe_report = report
     for problem, fix in report.problems:
         run.note(PROBE_REPORT_FILE, problem, fix)
@@ -243,13 +255,11 @@ def _read_results(run: RunDir) -> None:
         try:
             data = read_json(run.path, name, MAX_RESULTS_BYTES)
         except Unusable as error:
-            run.inputs.append(InputFile(name, "left out"))
-            run.note(name, error.problem, error.fix)
+            run.leave_out(name, error.problem, error.fix)
             continue
         if not isinstance(data, dict):
-            run.inputs.append(InputFile(name, "left out"))
-            run.note(name, f"{name} holds a JSON {type(data).__name__}, not an object",
-                     "Trainer.save_metrics writes an object of metric names and values: re-create it")
+            run.leave_out(name, f"{name} holds a JSON {type(data).__name__}, not an object",
+                          "Trainer.save_metrics writes an object of metric names and values: re-create it")
             continue
         for key, value in _scalars(data).items():
             run.results.setdefault(key, value)

@@ -47,9 +47,9 @@ def overfitting_history() -> list[dict[str, Any]]:
     return rows
 
 
-def schema_1_report(task: str, run_dir: Path, findings: list[dict[str, Any]] | None = None,
+def schema_1_report(task: str, directory: Path, findings: list[dict[str, Any]] | None = None,
                     **fields: Any) -> dict[str, Any]:
-    """A ``qadiag_report.json`` of schema version 1, as the lead's writer emits it."""
+    """A ``qadiag_report.json`` of schema version 1, as the lead's writer emits it; ``fields`` override."""
     findings = [] if findings is None else findings
     severity = {level: sum(1 for item in findings if item["severity"] == level) for level in ("error", "warning",
                                                                                               "info")}
@@ -61,7 +61,7 @@ def schema_1_report(task: str, run_dir: Path, findings: list[dict[str, Any]] | N
         "generated_by": "qadiag train",
         "versions": {"qadiag": "0.1.0", "transformers": "5.24.0", "torch": "2.13.0", "python": "3.11.7"},
         "task": task,
-        "run_dir": str(run_dir),
+        "run_dir": str(directory),
         "probes": ["output-capture", "loss-swap", "log-keys", "eval-loss", "alignment"],
         "counts": {"severity": severity, "code": codes},
         "findings": findings,
@@ -111,4 +111,5 @@ def section_ids(tree: Any) -> list[str]:
 
 
 def text_of(tree: Any) -> str:
-    return " ".join("".join(element.itertext()) for element in tree.iter("body"))
+    """The text of the page, one space between the texts of elements (so table cells stay apart)."""
+    return " ".join(" ".join(part.split()) for part in tree.find("body").itertext() if part.strip())
