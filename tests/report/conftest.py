@@ -43,7 +43,12 @@ class Report:
 def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """task -> output dir of a real `qadiag train` run (both trained at once, about 10 s)."""
     base = tmp_path_factory.mktemp("trained")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        # One thread each: two trainings with a thread per core each spin against each other (4x slower on 2 cores).
+        "OMP_NUM_THREADS": "1",
+    }
     processes = {}
     for task, flags in TRAIN_FLAGS.items():
         output_dir = base / task

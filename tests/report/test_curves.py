@@ -21,7 +21,9 @@ from tests.report.helpers import overfitting_history, parse_html, write_state
 def test_the_best_step_and_what_came_after_it_are_said():
     curves = curves_from_history(overfitting_history())
     assert [series.key for series in curves.eval_metrics] == ["eval_loss", "eval_f1"]
-    assert metric_sentence(curves.eval_loss) == "eval_loss was lowest at step 150 (0.675) and rose to 0.834 by step 200."
+    assert metric_sentence(curves.eval_loss) == (
+        "eval_loss was lowest at step 150 (0.675) and rose to 0.834 by step 200."
+    )
     assert metric_sentence(curves.eval_metrics[1]) == "eval_f1 was highest at step 200 (60), its last evaluation."
 
 

@@ -85,7 +85,7 @@ def test_a_cut_short_trainer_state_keeps_the_rows_before_the_cut(tmp_path):
 def test_a_damaged_file_is_a_note_with_a_fix(tmp_path, name, content, problem):
     write_state(tmp_path, overfitting_history())
     (tmp_path / name).write_bytes(content.encode("utf-8", errors="surrogateescape"))
-    text, markdown = report_text(tmp_path)
+    text, _ = report_text(tmp_path)
     assert problem in text
     assert "Problems" in text and "Every input that is there was read in full." not in text
 
