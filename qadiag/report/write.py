@@ -40,7 +40,7 @@ def write_report(
     """
     run = read_run_dir(run_dir)
     document = build_document(run)
-    target = Path(output_dir) if output_dir is not None else run.path
+    target = Path(output_dir).resolve() if output_dir is not None else run.path
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as error:
