@@ -77,7 +77,7 @@ def open_regular(root: Path, relative: str) -> OpenFile:
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as error:
-        raise _unusable_from(error, path) from None
+        raise _unusable_from(error, root, relative) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -91,19 +91,20 @@ def open_regular(root: Path, relative: str) -> OpenFile:
     return OpenFile(os.fdopen(fd, "rb"), info.st_size)
 
 
-def _unusable_from(error: OSError, path: Path) -> Unusable:
+def _unusable_from(error: OSError, root: Path, relative: str) -> Unusable:
+    path = root / relative
     if error.errno == errno.ELOOP:
         return Unusable(
-            f"{path.name} is a symbolic link; qadiag does not follow links out of the run dir",
+            f"{relative} is a symbolic link; qadiag does not follow links out of the run dir",
             f"copy the file into {path.parent} instead of linking to it",
         )
     if error.errno in (errno.EACCES, errno.EPERM):
         return Unusable(
-            f"{path.name} cannot be read: {error.strerror}",
+            f"{relative} cannot be read: {error.strerror}",
             f"make it readable for this user (e.g. `chmod u+r {path}`)",
         )
     return Unusable(
-        f"{path.name} cannot be opened: {error.strerror or error}",
+        f"{relative} cannot be opened: {error.strerror or error}",
         "check that the file exists and that its storage is mounted and healthy",
     )
 
@@ -135,6 +136,11 @@ def read_json(root: Path, relative: str, limit: int) -> Any:
             f"{relative} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}",
             "the run was killed while writing it or it was edited: restore it from the machine that ran the training",
         ) from None
+    except RecursionError:
+        raise Malformed(
+            f"{relative} nests its JSON deeper than Python can parse",
+            "the Trainer never writes such a file: restore it from the machine that ran the training",
+        ) from None
 
 
 class LineReader:
@@ -157,8 +163,8 @@ class LineReader:
                 return
             yield from self._lines(handle, self.region)
             head_end = handle.tell()
-            # Land just after a newline, so that the tail starts with a whole line.
-            handle.seek(self.size - self.region - 1)
+            # Land just after a newline, so that the tail starts with a whole line (and never re-reads the head).
+            handle.seek(max(head_end, self.size - self.region) - 1)
             _skip_line(handle)
             self.skipped_bytes = max(0, handle.tell() - head_end)
             yield from self._lines(handle, self.size)

@@ -103,25 +103,15 @@ def check_run_dir(path: str | Path) -> Path:
     """The run dir, resolved; :class:`InputError` when it is missing, not a directory, or holds no input."""
     given = Path(path)
     if not given.exists():
-        raise InputError(
-            "no such directory", source=str(given),
-            fix=_RUN_DIRS,
-        )
+        raise InputError("no such directory", source=str(given), fix=_RUN_DIRS)
     if not given.is_dir():
-        raise InputError(
-            "is a file, not a run directory", source=str(given),
-            fix=f"pass the directory that holds it: qadiag report {given.parent}",
-        )
+        raise InputError("is a file, not a run directory", source=str(given),
+                         fix=f"pass the directory that holds it: qadiag report {given.parent}")
     root = given.resolve()
-    has_checkpoint_state = any(
-        kind == "dir" and _CHECKPOINT.match(name) and entry_kind(root, f"{name}/{STATE_FILE}")
-        for name, kind in list_dir(root)
-    )
-    if not has_checkpoint_state and not any(entry_kind(root, name) for name in INPUTS if "*" not in name):
-        raise InputError(
-            f"holds none of {', '.join(INPUTS)}: there is nothing to report on", source=str(given),
-            fix=_RUN_DIRS,
-        )
+    others = (SAMPLES_FILE, PROBE_REPORT_FILE, *RESULTS_FILES)
+    if _state_file(root) is None and not any(entry_kind(root, name) for name in others):
+        raise InputError(f"holds none of {', '.join(INPUTS)}: there is nothing to report on", source=str(given),
+                         fix=_RUN_DIRS)
     return root
 
 
@@ -268,25 +258,21 @@ def _read_results(run: RunDir) -> None:
 
 def _find_outputs(run: RunDir) -> None:
     named: dict[str, list[str]] = run.probe_report.outputs if run.probe_report is not None else {}
-    entries = list_dir(run.path)
-    predictions = sorted(name for name, kind in entries if kind == "file" and _PREDICTIONS.match(name))[:10]
-    for name in predictions:
-        run.outputs.append(("predictions", name, _predictions_detail(run.path, name)))
-    for path in named.get("predictions", []):
-        if path not in predictions and Path(path).name not in predictions:
-            run.outputs.append(("predictions", path, "named in qadiag_report.json; not in the run dir"))
-    if named.get("samples"):
-        run.outputs.append(("samples", named["samples"][0], "named in qadiag_report.json"))
-    tensorboard = [(where, "named in qadiag_report.json") for where in named.get("tensorboard", [])]
+    found: dict[tuple[str, str], str] = {}  # (what, where) -> detail; what qadiag_report.json names comes first
+    for what, key in (("samples", "samples"), ("predictions", "predictions"), ("TensorBoard", "tensorboard"),
+                      ("W&B", "wandb")):
+        for where in named.get(key, []):
+            found[what, where] = "named in qadiag_report.json"
+    predictions = sorted(name for name, kind in list_dir(run.path) if kind == "file" and _PREDICTIONS.match(name))
+    for name in predictions[:10]:
+        found["predictions", name] = _predictions_detail(run.path, name)
     if entry_kind(run.path, "runs") == "dir":
-        tensorboard.append((str(run.path / "runs"), f"{_count_event_files(run.path)} event file(s)"))
-    wandb = [(where, "named in qadiag_report.json") for where in named.get("wandb", [])]
+        found["TensorBoard", str(run.path / "runs")] = f"{_count_event_files(run.path)} event file(s)"
     if entry_kind(run.path, "wandb") == "dir":
-        wandb.append((str(run.path / "wandb"), "in the run dir"))
+        found["W&B", str(run.path / "wandb")] = "in the run dir"
     if entry_kind(run.path.parent, "wandb") == "dir":
-        wandb.append((str(run.path.parent / "wandb"), "next to the run dir (W&B writes to the working directory)"))
-    run.outputs.extend(("TensorBoard", where, detail) for where, detail in tensorboard)
-    run.outputs.extend(("W&B", where, detail) for where, detail in wandb)
+        found["W&B", str(run.path.parent / "wandb")] = "next to the run dir (W&B writes into the working directory)"
+    run.outputs = [(what, where, detail) for (what, where), detail in found.items()]
 
 
 def _predictions_detail(root: Path, name: str) -> str:

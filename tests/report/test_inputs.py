@@ -114,7 +114,7 @@ def test_links_are_never_followed_out_of_the_run_dir(tmp_path):
     assert "secret_key_from_outside" not in text + markdown
     assert "outside question?" not in text + markdown
     assert "samples.jsonl is a symbolic link; qadiag does not follow links out of the run dir" in text
-    assert "trainer_state.json is a symbolic link" in text
+    assert "checkpoint-1/trainer_state.json is a symbolic link" in text
 
 
 def test_a_fifo_is_not_opened(tmp_path):
@@ -163,3 +163,23 @@ def test_final_metrics_fall_back_to_eval_and_train_results(tmp_path):
     text, _ = report_text(tmp_path)
     assert "eval_f1 81.25" in text and "train_loss 0.5" in text
     assert "No trainer_state.json in the run dir: no curves" in text
+
+
+def test_run_facts_say_where_tensorboard_and_wandb_wrote(tmp_path):
+    run = tmp_path / "run"
+    write_state(run, overfitting_history())
+    (run / "runs" / "Dec01_host").mkdir(parents=True)
+    (run / "runs" / "Dec01_host" / "events.out.tfevents.1.host").write_bytes(b"")
+    (tmp_path / "wandb" / "offline-run-1").mkdir(parents=True)  # W&B writes into the working directory
+    (run / "eval_predictions.json").write_text(json.dumps({"a": "x", "b": "y"}))
+    text, _ = report_text(run)
+    assert f"TensorBoard {run / 'runs'} 1 event file(s)" in text
+    assert f"W&B {tmp_path / 'wandb'} next to the run dir" in text
+    assert "predictions eval_predictions.json 2 predictions, 20 bytes" in text
+
+
+def test_json_nested_too_deep_to_parse_is_a_note(tmp_path):
+    write_state(tmp_path, overfitting_history())
+    (tmp_path / "all_results.json").write_text("[" * 100_000 + "]" * 100_000)
+    text, _ = report_text(tmp_path)
+    assert "all_results.json nests its JSON deeper than Python can parse" in text
