@@ -22,7 +22,7 @@ from qadiag.report.document import (
     Section,
     Table,
 )
-from qadiag.report.probe_report import PROBE_REPORT_FILE
+from qadiag.report.probe_report import PROBE_REPORT_FILE, Crash
 from qadiag.report.rundir import STATE_FILE, RunDir
 from qadiag.report.samples import SAMPLES_FILE, StepSamples
 from qadiag.report.text import number, step
@@ -66,16 +66,16 @@ def build_document(run: RunDir) -> Document:
 
 # -- summary ---------------------------------------------------------------------------------------
 def _summary(run: RunDir, curves: c.Curves) -> list[Block]:
+    """What to look at first (what went wrong, then how the curves went), each said again in its section."""
     blocks: list[Block] = []
-    report = run.probe_report
-    if report is not None and report.crash is not None:
-        blocks.append(Paragraph(f"The run crashed: {report.crash.code} {report.crash.message} "
-                                f"({report.crash.location}). See Findings.", "alert"))
-    if (overfitting := c.overfitting_sentence(curves)):
-        blocks.append(Paragraph(overfitting, "alert"))
+    if run.probe_report is not None and run.probe_report.crash is not None:
+        blocks.append(_crash(run.probe_report.crash))
+    blocks.extend(_overfitting(curves))
     for series in (curves.train_loss, curves.eval_loss):
         if series is not None and series.non_finite_steps:
             blocks.append(Paragraph(c.non_finite_sentence(series), "alert"))
+    blocks.extend(_no_eval_loss(curves))
+    blocks.extend(_unprefixed(curves))
     if curves.train_loss is not None:
         blocks.append(Paragraph(c.train_loss_sentence(curves.train_loss)))
     blocks.extend(Paragraph(c.metric_sentence(series)) for series in curves.eval_metrics)
@@ -90,6 +90,32 @@ def _summary(run: RunDir, curves: c.Curves) -> list[Block]:
     if not run.history:
         blocks.append(_missing(run, STATE_FILE, _NO_CURVES))
     return blocks
+
+
+def _crash(crash: Crash) -> Paragraph:
+    where = f" at {crash.location}" if crash.location else ""
+    return Paragraph(f"The run crashed: {crash.code} {crash.message}{where}.", "alert")
+
+
+def _overfitting(curves: c.Curves) -> list[Block]:
+    sentence = c.overfitting_sentence(curves)
+    return [Paragraph(sentence, "alert")] if sentence else []
+
+
+def _no_eval_loss(curves: c.Curves) -> list[Block]:
+    if curves.eval_loss is not None or not curves.eval_metrics:
+        return []
+    return [Paragraph("The evaluation rows carry no eval_loss, so the held-out loss cannot be compared with the "
+                      "training loss: see the eval-loss probe (QD201).", "alert")]
+
+
+def _unprefixed(curves: c.Curves) -> list[Block]:
+    if not curves.unprefixed_keys:
+        return []
+    return [Paragraph(
+        "Logged in rows of their own without the eval_ prefix, so W&B and TensorBoard file them under train/: "
+        f"{', '.join(curves.unprefixed_keys)}. If they are evaluation metrics, see the log-keys probe (QD101).",
+        "alert")]
 
 
 def _missing(run: RunDir, name: str, consequence: str) -> Paragraph:
@@ -114,7 +140,7 @@ def _findings_summary(run: RunDir) -> Paragraph:
 
 
 # -- curves ----------------------------------------------------------------------------------------
-def _key_points_table(series_list: list[c.Series], limit: int) -> Table:
+def _key_points_table(series_list: list[c.Series], limit: int, *, mark_best: bool = True) -> Table:
     """Steps x series at the key steps (best, first, last and evenly spaced), best values marked."""
     steps = sorted({at for series in series_list for at, _ in series.points})
     bests = {series.key: series.best() for series in series_list}
@@ -127,7 +153,7 @@ def _key_points_table(series_list: list[c.Series], limit: int) -> Table:
             value = values[series.key].get(at)
             best = bests[series.key]
             cell = "" if value is None else number(value)
-            if value is not None and best is not None and best[0] == at and series.key != c.LEARNING_RATE:
+            if mark_best and value is not None and best is not None and best[0] == at:
                 cell += " (best)"
             row.append(cell)
         rows.append(tuple(row))
@@ -153,13 +179,10 @@ def _losses(run: RunDir, curves: c.Curves) -> list[Block]:
         blocks.append(Paragraph("No training loss was logged (no log_history row has 'loss').", "alert"))
     if evaluation is not None:
         blocks.append(Paragraph(c.metric_sentence(evaluation)))
-    elif curves.eval_metrics:
-        blocks.append(Paragraph("The evaluation rows carry no eval_loss, so the held-out loss cannot be compared "
-                                "with the training loss: see the eval-loss probe (QD201).", "alert"))
-    else:
+    elif not curves.eval_metrics:
         blocks.append(Paragraph("No evaluation was logged (set --eval_strategy steps or epoch to see eval_loss)."))
-    if (overfitting := c.overfitting_sentence(curves)):
-        blocks.append(Paragraph(overfitting, "alert"))
+    blocks.extend(_no_eval_loss(curves))
+    blocks.extend(_overfitting(curves))
     lines = [Line("train loss", c.thinned(train, PLOT_POINTS))] if train is not None else []
     if evaluation is not None:
         lines.append(Line("eval loss", evaluation, "--"))
@@ -184,11 +207,7 @@ def _metrics(run: RunDir, curves: c.Curves) -> list[Block]:
     if curves.metrics_not_plotted:
         blocks.append(Paragraph(f"Not plotted ({c.MAX_METRICS} metrics at most): "
                                 f"{', '.join(curves.metrics_not_plotted)}."))
-    if curves.unprefixed_keys:
-        blocks.append(Paragraph(
-            "Logged in rows of their own without the eval_ prefix, so W&B and TensorBoard file them under train/: "
-            f"{', '.join(curves.unprefixed_keys)}. If they are evaluation metrics, see the log-keys probe (QD101).",
-            "alert"))
+    blocks.extend(_unprefixed(curves))
     if curves.rows_without_step:
         blocks.append(Paragraph(f"{curves.rows_without_step} log_history row(s) without a numeric step were left "
                                 "out."))
@@ -208,7 +227,7 @@ def _learning_rate(run: RunDir, curves: c.Curves) -> list[Block]:
     return [
         Paragraph(c.learning_rate_sentence(series)),
         Plot("learning-rate", "Learning rate", "learning rate", (line,)),
-        _key_points_table([series], 8),
+        _key_points_table([series], 8, mark_best=False),
     ]
 
 
@@ -219,11 +238,9 @@ def _findings(run: RunDir) -> list[Block]:
         return [_missing(run, PROBE_REPORT_FILE, _NO_FINDINGS)]
     blocks: list[Block] = []
     if report.crash is not None:
-        crash = report.crash
-        blocks.append(Paragraph(f"The run crashed: {crash.code} {crash.message}"
-                                + (f" at {crash.location}" if crash.location else ""), "alert"))
-        if crash.traceback:
-            blocks.append(Preformatted(crash.traceback))
+        blocks.append(_crash(report.crash))
+        if report.crash.traceback:
+            blocks.append(Preformatted(report.crash.traceback))
     blocks.append(_findings_summary(run))
     for probe, items in report.by_probe().items():
         occurrences = sum(item.count for item in items)
