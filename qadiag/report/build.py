@@ -79,7 +79,7 @@ def _summary(run: RunDir, curves: c.Curves) -> list[Block]:
     if curves.train_loss is not None:
         blocks.append(Paragraph(c.train_loss_sentence(curves.train_loss)))
     blocks.extend(Paragraph(c.metric_sentence(series)) for series in curves.eval_metrics)
-    blocks.append(_findings_summary(run))
+    blocks.append(_findings_summary(run, " See Findings."))
     if run.samples is not None and run.samples.counts:
         last_step = max(run.samples.counts)
         total, correct = run.samples.counts[last_step]
@@ -124,7 +124,7 @@ def _missing(run: RunDir, name: str, consequence: str) -> Paragraph:
     return Paragraph(f"No {name} in the run dir: {consequence}.")
 
 
-def _findings_summary(run: RunDir) -> Paragraph:
+def _findings_summary(run: RunDir, pointer: str = "") -> Paragraph:
     report = run.probe_report
     if report is None:
         return _missing(run, PROBE_REPORT_FILE, _NO_FINDINGS)
@@ -136,7 +136,7 @@ def _findings_summary(run: RunDir) -> Paragraph:
         return Paragraph(f"No findings (probes: {probes}).", "good")
     tone = "alert" if counts["error"] else ""
     return Paragraph(f"{len(report.findings)} finding(s): {counts['error']} error(s), {counts['warning']} "
-                     f"warning(s), {counts['info']} info. See Findings.", tone)
+                     f"warning(s), {counts['info']} info.{pointer}", tone)
 
 
 # -- curves ----------------------------------------------------------------------------------------
