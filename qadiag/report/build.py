@@ -119,8 +119,11 @@ def _unprefixed(curves: c.Curves) -> list[Block]:
 
 
 def _missing(run: RunDir, name: str, consequence: str) -> Paragraph:
-    if run.left_out(name):
+    status = run.status(name)
+    if status == "left out":
         return Paragraph(f"{name} could not be used (see Inputs read): {consequence}.", "alert")
+    if status != "not there":
+        return Paragraph(f"{name} holds nothing to show yet: {consequence}.")
     return Paragraph(f"No {name} in the run dir: {consequence}.")
 
 
@@ -258,7 +261,7 @@ def _samples(run: RunDir) -> list[Block]:
     if samples is None:
         return [_missing(run, SAMPLES_FILE, _NO_SAMPLES)]
     if not samples.counts:
-        return [Paragraph("samples.jsonl holds no usable sample record.", "alert")]
+        return [Paragraph("samples.jsonl holds no usable sample record yet.", "alert" if samples.problems else "")]
     share = 100 * samples.correct / samples.total
     blocks: list[Block] = [Paragraph(
         f"{samples.total} samples at {len(samples.counts)} capture steps; {samples.correct} predicted correctly "

@@ -77,9 +77,9 @@ class RunDir:
         self.inputs.append(InputFile(file, "left out"))
         self.note(file, problem, fix)
 
-    def left_out(self, name: str) -> bool:
-        """Whether a file of this name (in the run dir or a checkpoint) was there but could not be used."""
-        return any(item.name.endswith(name) and item.status == "left out" for item in self.inputs)
+    def status(self, name: str) -> str:
+        """How the file of this name (in the run dir or a checkpoint) was read: one of InputFile's statuses."""
+        return next((item.status for item in self.inputs if item.name.endswith(name)), "not there")
 
 
 def _value(value: Any) -> str:

@@ -183,3 +183,10 @@ def test_json_nested_too_deep_to_parse_is_a_note(tmp_path):
     (tmp_path / "all_results.json").write_text("[" * 100_000 + "]" * 100_000)
     text, _ = report_text(tmp_path)
     assert "all_results.json nests its JSON deeper than Python can parse" in text
+
+
+def test_a_trainer_state_without_rows_yet_is_not_called_missing(tmp_path):
+    write_state(tmp_path, [])
+    text, _ = report_text(tmp_path)
+    assert "trainer_state.json holds nothing to show yet: no curves" in text
+    assert "No trainer_state.json" not in text
