@@ -208,8 +208,10 @@ def _metrics(run: RunDir, curves: c.Curves) -> list[Block]:
     if curves.eval_metrics:
         blocks.append(_key_points_table(curves.eval_metrics, KEY_POINTS))
     if curves.metrics_not_plotted:
-        blocks.append(Paragraph(f"Not plotted ({c.MAX_METRICS} metrics at most): "
-                                f"{', '.join(curves.metrics_not_plotted)}."))
+        listed = curves.metrics_not_plotted[: c.MAX_KEYS_LISTED]
+        more = len(curves.metrics_not_plotted) - len(listed)
+        blocks.append(Paragraph(f"Not plotted ({c.MAX_METRICS} metrics at most): {', '.join(listed)}"
+                                + (f" and {more} more." if more else ".")))
     blocks.extend(_unprefixed(curves))
     if curves.rows_without_step:
         blocks.append(Paragraph(f"{curves.rows_without_step} log_history row(s) without a numeric step were left "

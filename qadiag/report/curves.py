@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from qadiag.report.text import number, step
+from qadiag.report.text import clip, number, step
 
 TRAIN_LOSS = "loss"
 EVAL_LOSS = "eval_loss"
@@ -27,6 +27,7 @@ _FINAL_KEYS = {"train_runtime", "train_loss", "train_samples_per_second", "train
 _LOWER_IS_BETTER = {"loss", "perplexity", "ppl", "error", "wer", "cer"}
 MAX_METRICS = 12
 MAX_KEYS_LISTED = 20
+KEY_WIDTH = 120
 
 
 @dataclass(frozen=True)
@@ -108,26 +109,28 @@ def curves_from_history(rows: list[Any]) -> Curves:
         if at is None:
             curves.rows_without_step += 1
             continue
-        keys = [key for key in row if isinstance(key, str) and _number(row[key]) is not None]
-        if any(key.startswith(EVAL_PREFIX) for key in keys):
-            for key in keys:
+        # Keys are clipped here, once: every sentence, table and plot title shows them.
+        values = {clip(key, KEY_WIDTH): value for key, raw in row.items()
+                  if isinstance(key, str) and (value := _number(raw)) is not None}
+        if any(key.startswith(EVAL_PREFIX) for key in values):
+            for key, value in values.items():
                 if key.startswith(EVAL_PREFIX) and not key.endswith(_NOT_METRICS):
                     eval_keys[key] = None
-                    builder.add(key, at, float(row[key]))
-        elif TRAIN_LOSS in row or LEARNING_RATE in row:
+                    builder.add(key, at, value)
+        elif TRAIN_LOSS in values or LEARNING_RATE in values:
             for key in (TRAIN_LOSS, LEARNING_RATE):
-                if key in keys:
-                    builder.add(key, at, float(row[key]))
-        elif not _FINAL_KEYS & set(keys):
+                if key in values:
+                    builder.add(key, at, values[key])
+        elif not _FINAL_KEYS & values.keys():
             # A row of its own, neither training, evaluation nor the final summary: what an evaluate()
             # that forgot metric_key_prefix logs.
-            other_keys.update(dict.fromkeys(key for key in keys if key not in _TRAINING_KEYS))
+            other_keys.update(dict.fromkeys(key for key in values if key not in _TRAINING_KEYS))
     curves.steps_logged_twice = builder.twice
     curves.train_loss = builder.series(TRAIN_LOSS)
     curves.learning_rate = builder.series(LEARNING_RATE)
     ordered = sorted(eval_keys, key=lambda key: key != EVAL_LOSS)
     curves.eval_metrics = [series for key in ordered[:MAX_METRICS] if (series := builder.series(key))]
-    curves.metrics_not_plotted = ordered[MAX_METRICS:]
+    curves.metrics_not_plotted = ordered[MAX_METRICS:]  # the report lists a few and counts the rest
     curves.unprefixed_keys = list(other_keys)[:MAX_KEYS_LISTED]
     return curves
 

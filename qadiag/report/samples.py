@@ -26,6 +26,7 @@ STEPS_COUNTED = 100_000  # distinct capture steps whose counts are kept
 READ_REGION = 32 << 20  # bytes read from the start and from the end of the file
 MAX_LINE = 1 << 20
 TEXT_WIDTH = 200
+INDEX_WIDTH = 40
 WINDOW_NOTE = "the answer is outside this window: the gold span is the null answer"
 
 
@@ -109,9 +110,9 @@ def parse_sample(record: Any) -> Sample | None:
     step = _int(record.get("step"))
     if step is None:
         return None
-    index = _text(record.get("sample"))
+    index = clip(_text(record.get("sample")), INDEX_WIDTH)
     if "rank" in record:
-        index += f" (rank {_text(record['rank'])})"
+        index += f" (rank {clip(_text(record['rank']), INDEX_WIDTH)})"
     prediction, gold, note = _text(record.get("prediction")), _text(record.get("gold")), _text(record.get("note"))
     stated = _bool(record.get("correct"))
     if "question" in record:

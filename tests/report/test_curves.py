@@ -90,3 +90,13 @@ def test_thinning_keeps_the_best_and_the_non_finite_points():
     thin = thinned(series, 100)
     assert len(thin.points) <= 110
     assert (321.0, 1.0) in thin.points and 555.0 in thin.non_finite_steps and thin.points[-1][0] == 1999.0
+
+
+def test_hostile_numbers_of_metrics_and_key_lengths_stay_bounded(tmp_path):
+    rows = [{**{f"eval_m{index:03}": 1.0 for index in range(50)}, "eval_" + "k" * 10_000: 1.0, "step": 1}]
+    curves = curves_from_history(rows)
+    assert len(curves.eval_metrics) == 12 and len(curves.metrics_not_plotted) == 39
+    assert max(len(key) for key in curves.metrics_not_plotted) == 120
+    write_state(tmp_path, rows)
+    html = write_report(tmp_path, step_summary=False).html.read_text()
+    assert "eval_m031 and 19 more." in html and "k" * 200 not in html
