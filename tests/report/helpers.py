@@ -97,13 +97,23 @@ def parse_html(text: str) -> Any:
     return html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(text)
 
 
-_EXTERNAL = re.compile(r"""(?:\b(?:src|href|xlink:href)\s*=\s*["']?\s*|url\(\s*["']?\s*)(?:https?:|//|ftp:|file:)""",
-                       re.IGNORECASE)
+_LINKING = {"src", "href", "srcset", "action", "formaction", "poster", "data", "background", "manifest"}
+_CSS_REFERENCE = re.compile(r"""url\(\s*(?!['"]?#)|@import""", re.IGNORECASE)
 
 
 def external_references(text: str) -> list[str]:
-    """Every src/href/url(...) that points outside the file."""
-    return [match.group(0) for match in _EXTERNAL.finditer(text)]
+    """Everything in the page that would load something from outside it: a linking attribute (src, href,
+    xlink:href, ...) that is not an in-page #fragment, or a CSS url(...)/@import in an attribute (style,
+    clip-path, ...) or a style element. The report must have none: not http(s), not //host, not even a relative file."""
+    found = []
+    for element in parse_html(text).iter():
+        for name, value in element.attrib.items():
+            local = name.rsplit("}", 1)[-1].split(":")[-1].lower()
+            if (local in _LINKING and not value.startswith("#")) or _CSS_REFERENCE.search(value):
+                found.append(f"<{element.tag} {name}={value!r}>")
+        if str(element.tag).endswith("style") and element.text and _CSS_REFERENCE.search(element.text):
+            found.append(f"<{element.tag}>: {_CSS_REFERENCE.search(element.text).group(0)}")
+    return found
 
 
 def section_ids(tree: Any) -> list[str]:
