@@ -11,6 +11,17 @@ import html5lib
 
 from qadiag.findings import finding
 
+# What a run report must show, in this order (issue 13): written out here, not taken from the code under test.
+SECTIONS = [
+    ("summary", "Summary"),
+    ("losses", "Losses"),
+    ("metrics", "Evaluation metrics"),
+    ("learning-rate", "Learning rate"),
+    ("findings", "Findings"),
+    ("samples", "Samples"),
+    ("facts", "Run facts"),
+    ("inputs", "Inputs read"),
+]
 HOSTILE = "<img src=x onerror=alert(1)>"
 SVG = "{http://www.w3.org/2000/svg}svg"  # inline SVG keeps its namespace in the parsed tree
 

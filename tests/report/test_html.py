@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qadiag.report.build import SECTIONS
-from tests.report.helpers import SVG, external_references, html_parse_errors, parse_html, section_ids, text_of
+from tests.report.helpers import SECTIONS, SVG, external_references, html_parse_errors, parse_html, section_ids, text_of
 
 SECTION_IDS = [key for key, _ in SECTIONS]
 

@@ -12,8 +12,8 @@ import pytest
 
 from qadiag.errors import InputError
 from qadiag.report import rundir, write_report
-from qadiag.report.build import SECTIONS
 from tests.report.helpers import (
+    SECTIONS,
     html_parse_errors,
     overfitting_history,
     parse_html,

@@ -7,8 +7,7 @@ import pytest
 
 from qadiag.errors import InputError
 from qadiag.report import write_report
-from qadiag.report.build import SECTIONS
-from tests.report.helpers import overfitting_history, write_state
+from tests.report.helpers import SECTIONS, overfitting_history, write_state
 
 
 @pytest.fixture(params=["qa_report", "pair_report"])
