@@ -1,4 +1,4 @@
-"""Command-line entry point: argument dispatch only; the work lives in train.py and audit/."""
+"""Command-line entry point: argument dispatch only; the work lives in train.py, audit/ and report/."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ USAGE = """usage: qadiag <command> [options]
 commands:
   train        train a QA or sentence-pair model the right way, with all probes attached
   audit-logs   audit finished runs (trainer_state.json, W&B, TensorBoard, MLflow)
+  report       write report.html and report.md for a run dir (curves, findings, samples, run facts)
 
 run `qadiag <command> --help` for the options of a command"""
 
@@ -31,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from qadiag.train import main as run
         elif command == "audit-logs":
             from qadiag.audit.command import main as run
+        elif command == "report":
+            from qadiag.report.command import main as run
         else:
             print(f"qadiag: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
             return 2
