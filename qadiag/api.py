@@ -113,6 +113,7 @@ def attach(
     task: Any = None,
     tokenizer: Any = None,
     answer_lookup: Callable[[Any], str | None] | None = None,
+    user_code: Sequence[Callable[..., Any]] = (),
 ) -> ProbeRun:
     """Attach the callback probes to ``trainer`` (any ``transformers.Trainer`` subclass) without changing
     what it does.
@@ -122,7 +123,9 @@ def attach(
     end_positions)``). ``output_dir`` (default: ``trainer.args.output_dir``) receives ``samples.jsonl``.
     ``capture_every`` (default: about 10 captures per run, at most 50 steps apart) and ``samples`` set
     what output-capture decodes; ``decode`` is your own sample decoder, checked against the reference
-    decoding; ``tokenizer`` decodes when the trainer has no ``processing_class``. ``task`` (a name or a
+    decoding; ``tokenizer`` decodes when the trainer has no ``processing_class``; the modules of
+    ``user_code`` (your trainer factory, your training script's functions) are read, like your Trainer
+    subclass, for transformers APIs a supported line removed. ``task`` (a name or a
     :class:`~qadiag.tasks.base.Task`) is recognised from the model outputs when not given. The dataset
     and experiment checks of the selected probes (alignment, overfit, gradient accumulation) need more
     than a trainer: see :func:`run_check` and :func:`qadiag.check_alignment`.
@@ -144,6 +147,7 @@ def attach(
         answer_lookup=answer_lookup,
         task=task,
         tokenizer=tokenizer,
+        user_code=tuple(user_code),
     )
     observer = Observer(trainer)
     observer.attach()

@@ -19,11 +19,19 @@ from typing import Any
 
 
 @functools.cache
-def transformers_version() -> tuple[int, int]:
-    import transformers
+def package_version(package: str) -> tuple[int, int]:
+    """``(major, minor)`` of an installed package; ``(0, 0)`` when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    major, minor = transformers.__version__.split(".")[:2]
+    try:
+        major, minor = version(package).split(".")[:2]
+    except (PackageNotFoundError, ValueError):
+        return 0, 0
     return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
+
+
+def transformers_version() -> tuple[int, int]:
+    return package_version("transformers")
 
 
 def log_takes_start_time() -> bool:
@@ -84,249 +92,107 @@ COMPUTE_LOSS_FUNC_QA_FIX = (
 
 @dataclass(frozen=True)
 class ApiChange:
-    """An API of transformers (or datasets) that was removed or renamed between the supported lines."""
+    """An API of transformers (or datasets) that was removed or changed between the supported lines.
+
+    Versions were read off the released wheels (4.46.3 to 5.24): ``changed_in`` is the first release
+    without the API, or with the new signature.
+    """
 
     api: str  # as users write it: "Trainer(tokenizer=...)"
     kind: str  # "keyword" (a constructor argument), "attribute", "import", "override"
     owner: str  # "Trainer", "TrainingArguments", "transformers", "datasets"
     name: str
-    changed_in: str  # the first release without it (or with the new signature)
+    changed_in: str
     replacement: str
     deprecated_in: str | None = None
-
-    def explanation(self) -> str:
-        since = f" (deprecated since {self.deprecated_in})" if self.deprecated_in else ""
-        verb = "changed its signature" if self.kind == "override" else "was removed"
-        return f"{self.api} {verb} in {self.owner_package} {self.changed_in}{since}"
-
-    def fix(self) -> str:
-        return f"use {self.replacement}"
+    parameter: str | None = None  # override: the parameter the newer Trainer passes
 
     @property
-    def owner_package(self) -> str:
+    def package(self) -> str:
         return "datasets" if self.owner == "datasets" else "transformers"
 
     def removed_on(self, version: tuple[int, int]) -> bool:
         major, minor = (int(part) for part in self.changed_in.split(".")[:2])
         return version >= (major, minor)
 
+    def explanation(self, version: tuple[int, int], *, read_statically: bool = False) -> str:
+        """What changed, for a message. For an override there are two ways to break: a newer Trainer calls
+        the user's override with a parameter it lacks (said when reading the code, or on a newer line),
+        or the user's override passes that parameter on to an older Trainer that lacks it."""
+        since = f" (deprecated since {self.deprecated_in})" if self.deprecated_in else ""
+        if self.kind != "override":
+            return f"{self.api} was removed in {self.package} {self.changed_in}{since}"
+        if read_statically or self.removed_on(version):
+            return f"transformers {self.changed_in} and later call {self.owner}.{self.name} with {self.parameter!r}"
+        return (
+            f"{self.owner}.{self.name} takes {self.parameter!r} only from transformers {self.changed_in} on, and "
+            f"you run {'.'.join(map(str, version))}"
+        )
+
+    def fix(self) -> str:
+        return f"use {self.replacement}"
+
+
+def _removed(api: str, owner: str, name: str, changed_in: str, replacement: str, **more: Any) -> ApiChange:
+    kind = "import" if owner in ("transformers", "datasets") else "keyword" if api.endswith("=...)") else "attribute"
+    return ApiChange(api, kind, owner, name, changed_in, replacement, **more)
+
+
+def _override(name: str, parameter: str, changed_in: str, replacement: str) -> ApiChange:
+    return ApiChange(f"Trainer.{name}", "override", "Trainer", name, changed_in, replacement, parameter=parameter)
+
 
 API_CHANGES: tuple[ApiChange, ...] = (
-    ApiChange(
-        "Trainer(tokenizer=...)",
-        "keyword",
-        "Trainer",
-        "tokenizer",
-        "5.0",
-        "Trainer(processing_class=tokenizer) (a keyword argument since 4.46)",
-        deprecated_in="4.46",
-    ),
-    ApiChange(
-        "Trainer.tokenizer",
-        "attribute",
-        "Trainer",
-        "tokenizer",
-        "5.0",
-        "self.processing_class",
-        deprecated_in="4.46",
-    ),
-    ApiChange(
-        "Trainer.prediction_loop",
-        "attribute",
-        "Trainer",
-        "prediction_loop",
-        "5.0",
-        "self.evaluation_loop(...) with the same arguments (it returns an EvalLoopOutput with .predictions, "
-        ".label_ids, .metrics and .num_samples)",
-    ),
-    ApiChange(
-        "TrainingArguments(use_legacy_prediction_loop=...)",
-        "keyword",
-        "TrainingArguments",
-        "use_legacy_prediction_loop",
-        "5.0",
-        "nothing: drop it; evaluation_loop is the only loop",
-    ),
-    ApiChange(
-        "TrainingArguments(tpu_metrics_debug=...)",
-        "keyword",
-        "TrainingArguments",
-        "tpu_metrics_debug",
-        "5.0",
-        "nothing: drop it (TrainingArguments(debug='tpu_metrics_debug') on TPUs)",
-    ),
-    ApiChange(
-        "TrainingArguments(evaluation_strategy=...)",
-        "keyword",
-        "TrainingArguments",
-        "evaluation_strategy",
-        "4.47",
-        "TrainingArguments(eval_strategy=...)",
-        deprecated_in="4.41",
-    ),
-    ApiChange(
-        "TrainingArguments(no_cuda=...)",
-        "keyword",
-        "TrainingArguments",
-        "no_cuda",
-        "5.0",
-        "TrainingArguments(use_cpu=True)",
-        deprecated_in="4.34",
-    ),
-    ApiChange(
-        "TrainingArguments(logging_dir=...)",
-        "keyword",
-        "TrainingArguments",
-        "logging_dir",
-        "5.0",
-        "the TENSORBOARD_LOGGING_DIR environment variable (default: output_dir/runs/...)",
-    ),
-    ApiChange(
-        "TrainingArguments(overwrite_output_dir=...)",
-        "keyword",
-        "TrainingArguments",
-        "overwrite_output_dir",
-        "5.0",
-        "nothing: drop it (the Trainer never deletes the output dir)",
-    ),
-    ApiChange(
-        "TrainingArguments(per_gpu_train_batch_size=...)",
-        "keyword",
-        "TrainingArguments",
-        "per_gpu_train_batch_size",
-        "5.0",
-        "TrainingArguments(per_device_train_batch_size=...)",
-    ),
-    ApiChange(
-        "TrainingArguments(per_gpu_eval_batch_size=...)",
-        "keyword",
-        "TrainingArguments",
-        "per_gpu_eval_batch_size",
-        "5.0",
-        "TrainingArguments(per_device_eval_batch_size=...)",
-    ),
-    ApiChange(
-        "TrainingArguments(warmup_ratio=...)",
-        "keyword",
-        "TrainingArguments",
-        "warmup_ratio",
-        "5.0",
-        "TrainingArguments(warmup_steps=...) (a float below 1 is a ratio of the total steps)",
-    ),
-    ApiChange(
-        "TrainingArguments(group_by_length=...)",
-        "keyword",
-        "TrainingArguments",
-        "group_by_length",
-        "5.0",
-        "TrainingArguments(train_sampling_strategy='group_by_length')",
-    ),
-    ApiChange(
-        "TrainingArguments(include_inputs_for_metrics=...)",
-        "keyword",
-        "TrainingArguments",
-        "include_inputs_for_metrics",
-        "5.0",
-        "TrainingArguments(include_for_metrics=['inputs'])",
-    ),
-    ApiChange(
-        "TrainingArguments(save_safetensors=...)",
-        "keyword",
-        "TrainingArguments",
-        "save_safetensors",
-        "5.0",
-        "nothing: drop it (checkpoints are always safetensors)",
-    ),
-    ApiChange(
-        "from transformers import AdamW",
-        "import",
-        "transformers",
-        "AdamW",
-        "4.47",
-        "torch.optim.AdamW (or let the Trainer create the optimizer: TrainingArguments(optim='adamw_torch'))",
-    ),
-    ApiChange(
-        "transformers.is_torch_tpu_available",
-        "import",
-        "transformers",
-        "is_torch_tpu_available",
-        "4.47",
-        "transformers.utils.is_torch_xla_available",
-    ),
-    ApiChange(
-        "datasets.load_metric",
-        "import",
-        "datasets",
-        "load_metric",
-        "3.0",
-        "evaluate.load(...) (pip install evaluate), or compute the metric yourself "
-        "(qadiag.tasks.qa.metrics.squad_scores for EM/F1)",
-    ),
-    ApiChange(
-        "Trainer.compute_loss(self, model, inputs, return_outputs=False)",
-        "override",
-        "Trainer",
-        "compute_loss",
-        "4.46",
-        "def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None)",
-    ),
-    ApiChange(
-        "Trainer.training_step(self, model, inputs)",
-        "override",
-        "Trainer",
-        "training_step",
-        "4.46",
-        "def training_step(self, model, inputs, num_items_in_batch=None)",
-    ),
-    ApiChange(
-        "Trainer.log(self, logs)",
-        "override",
-        "Trainer",
-        "log",
-        "4.47",
-        "def log(self, logs, start_time=None), passing start_time on to super().log",
-    ),
-    ApiChange(
-        "Trainer._maybe_log_save_evaluate(self, tr_loss, grad_norm, model, trial, epoch, ignore_keys_for_eval)",
-        "override",
-        "Trainer",
-        "_maybe_log_save_evaluate",
-        "4.47",
-        "def _maybe_log_save_evaluate(self, tr_loss, grad_norm, model, trial, epoch, ignore_keys_for_eval, "
-        "start_time, learning_rate=None) (better: a TrainerCallback with on_log/on_evaluate)",
-    ),
-    ApiChange(
-        "Trainer._save_checkpoint(self, model, trial, metrics=None)",
-        "override",
-        "Trainer",
-        "_save_checkpoint",
-        "4.47",
-        "def _save_checkpoint(self, model, trial) (the Trainer no longer passes metrics)",
-    ),
-    ApiChange(
-        "Trainer._get_train_sampler(self)",
-        "override",
-        "Trainer",
-        "_get_train_sampler",
-        "4.52",
-        "def _get_train_sampler(self, train_dataset=None)",
-    ),
-    ApiChange(
-        "Trainer.get_batch_samples(self, epoch_iterator, num_batches)",
-        "override",
-        "Trainer",
-        "get_batch_samples",
-        "4.48",
-        "def get_batch_samples(self, epoch_iterator, num_batches, device)",
-    ),
-    ApiChange(
-        "Trainer.create_optimizer(self)",
-        "override",
-        "Trainer",
-        "create_optimizer",
-        "5.0",
-        "def create_optimizer(self, model=None)",
-    ),
+    _removed("Trainer(tokenizer=...)", "Trainer", "tokenizer", "5.0",
+             "Trainer(processing_class=tokenizer) (accepted since 4.46)", deprecated_in="4.46"),
+    _removed("Trainer.tokenizer", "Trainer", "tokenizer", "5.0", "self.processing_class", deprecated_in="4.46"),
+    _removed("Trainer.prediction_loop", "Trainer", "prediction_loop", "5.0",
+             "self.evaluation_loop(...) with the same arguments (it returns an EvalLoopOutput with .predictions, "
+             ".label_ids, .metrics and .num_samples)"),
+    _removed("TrainingArguments(use_legacy_prediction_loop=...)", "TrainingArguments", "use_legacy_prediction_loop",
+             "5.0", "nothing: drop it and call self.evaluation_loop (the only loop in 5.x)"),
+    _removed("TrainingArguments(tpu_metrics_debug=...)", "TrainingArguments", "tpu_metrics_debug", "5.0",
+             "nothing: drop it (TrainingArguments(debug='tpu_metrics_debug') on TPUs)"),
+    _removed("TrainingArguments(evaluation_strategy=...)", "TrainingArguments", "evaluation_strategy", "4.51",
+             "TrainingArguments(eval_strategy=...)", deprecated_in="4.41"),
+    _removed("TrainingArguments(no_cuda=...)", "TrainingArguments", "no_cuda", "5.0",
+             "TrainingArguments(use_cpu=True)", deprecated_in="4.34"),
+    _removed("TrainingArguments(logging_dir=...)", "TrainingArguments", "logging_dir", "5.0",
+             "the TENSORBOARD_LOGGING_DIR environment variable (default: output_dir/runs/...)"),
+    _removed("TrainingArguments(overwrite_output_dir=...)", "TrainingArguments", "overwrite_output_dir", "5.0",
+             "nothing: drop it (the Trainer never deletes the output dir)"),
+    _removed("TrainingArguments(per_gpu_train_batch_size=...)", "TrainingArguments", "per_gpu_train_batch_size",
+             "5.0", "TrainingArguments(per_device_train_batch_size=...)"),
+    _removed("TrainingArguments(per_gpu_eval_batch_size=...)", "TrainingArguments", "per_gpu_eval_batch_size",
+             "5.0", "TrainingArguments(per_device_eval_batch_size=...)"),
+    _removed("TrainingArguments(warmup_ratio=...)", "TrainingArguments", "warmup_ratio", "5.0",
+             "TrainingArguments(warmup_steps=...) (a float below 1 is a ratio of the total steps)"),
+    _removed("TrainingArguments(group_by_length=...)", "TrainingArguments", "group_by_length", "5.0",
+             "TrainingArguments(train_sampling_strategy='group_by_length')"),
+    _removed("TrainingArguments(include_inputs_for_metrics=...)", "TrainingArguments", "include_inputs_for_metrics",
+             "5.0", "TrainingArguments(include_for_metrics=['inputs'])"),
+    _removed("TrainingArguments(save_safetensors=...)", "TrainingArguments", "save_safetensors", "5.0",
+             "nothing: drop it (checkpoints are always safetensors)"),
+    _removed("from transformers import AdamW", "transformers", "AdamW", "4.50",
+             "torch.optim.AdamW (or let the Trainer build it: TrainingArguments(optim='adamw_torch'))"),
+    _removed("from transformers import is_torch_tpu_available", "transformers", "is_torch_tpu_available", "4.51",
+             "transformers.utils.is_torch_xla_available"),
+    _removed("from datasets import load_metric", "datasets", "load_metric", "3.0",
+             "evaluate.load(...) (pip install evaluate), or compute the metric yourself "
+             "(qadiag.tasks.qa.metrics.squad_scores gives SQuAD EM/F1)"),
+    _override("compute_loss", "num_items_in_batch", "4.46",
+              "def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None)"),
+    _override("training_step", "num_items_in_batch", "4.46",
+              "def training_step(self, model, inputs, num_items_in_batch=None)"),
+    _override("log", "start_time", "4.47",
+              "def log(self, logs, start_time=None), calling super().log(logs, start_time) only when start_time "
+              "is not None (4.46 neither passes nor accepts it)"),
+    _override("_maybe_log_save_evaluate", "start_time", "4.47",
+              "def _maybe_log_save_evaluate(self, tr_loss, grad_norm, model, trial, epoch, ignore_keys_for_eval, "
+              "start_time, learning_rate=None) (or, better, a TrainerCallback with on_log/on_evaluate)"),
+    _override("_get_train_sampler", "train_dataset", "4.52", "def _get_train_sampler(self, train_dataset=None)"),
+    _override("get_batch_samples", "device", "4.50",
+              "def get_batch_samples(self, epoch_iterator, num_batches, device)"),
 )
 
 _UNEXPECTED_KEYWORD = re.compile(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'")

@@ -76,7 +76,7 @@ def crash_finding(
     code, fix = specific or (stage.code, "fix the exception at the location shown (your frames are in the traceback)")
     message = f"{stage.doing} crashed" + (f" in {method}()" if method else "") + f": {type(error).__name__}: {error}"
     if change is not None:
-        message += f"; {change.explanation()}"
+        message += f"; {change.explanation(compat.transformers_version())}"
         fix = change.fix()
     evidence = {
         "stage": stage.name,

@@ -47,7 +47,6 @@ CODES: dict[str, Code] = {
         "setup",
         ("QD001", E, "the trainer factory crashed or returned something that is not a Trainer"),
         ("QD002", E, "the preprocessing crashed while the datasets were built"),
-        ("QD003", W, "the trainer calls a transformers API that a newer supported line removed"),
     ),
     **_codes(
         "log-keys",
@@ -80,6 +79,7 @@ CODES: dict[str, Code] = {
         ("QD308", E, "training crashed inside the user's trainer code"),
         ("QD309", E, "several processes launched but the Trainer trains each one alone on all the data"),
         ("QD310", E, "a training setting that never takes effect (e.g. label smoothing on QA batches)"),
+        ("QD311", W, "your code uses a transformers API that a supported line removed or changed"),
     ),
     **_codes(
         "output-capture",

@@ -89,7 +89,7 @@ CHECKS: list[Check] = [
         "loss-swap",
         probe="loss-swap",
         kind=Kind.CALLBACK,
-        codes=("QD301", "QD302", "QD303", "QD304", "QD305", "QD306", "QD308", "QD309", "QD310"),
+        codes=("QD301", "QD302", "QD303", "QD304", "QD305", "QD306", "QD308", "QD309", "QD310", "QD311"),
         target="qadiag.probes.loss_swap:LossSwapProbe",
         summary="the loss backpropagated is not the loss you declared; a `compute_loss` override that returns the "
         "model's built-in loss; no gradient path; override signatures that break on the installed transformers; "

@@ -20,7 +20,7 @@ from qadiag.checks import Kind, checks_of
 from qadiag.crash import EVALUATION, FACTORY, PREPROCESSING, TRAINING, Stage, crash_finding
 from qadiag.errors import QadiagError
 from qadiag.findings import Finding, finding
-from qadiag.plugin.config import PluginConfig
+from qadiag.plugin.config import CALLABLE_KEYS, PluginConfig
 from qadiag.plugin.setup import PREPARE_KEYS, TinySetup
 from qadiag.usercode import callable_location
 
@@ -116,6 +116,7 @@ class PluginSession:
             tokenizer=setup.tokenizer(),
             answer_lookup=setup.task.answer_lookup(setup.features("train"), setup.examples("train"), setup.tokenizer()),
             output_dir=self.report_dir,
+            user_code=[function for key in CALLABLE_KEYS if (function := setup.callable(key)) is not None],
         )
         crash = None
         stage = TRAINING
@@ -180,7 +181,10 @@ class PluginSession:
         it is reported instead of the crash, with the crash's traceback."""
         observed = result.for_probe(self.owner(crash)) if result is not None else []
         facts = [item for item in observed if item.evidence.get("setup_fact")]
-        same_cause = next((item for item in facts if item.code == crash.code), None)
+        api = crash.evidence.get("api_change")
+        same_cause = next(
+            (item for item in facts if item.code == crash.code or (api and item.evidence.get("api") == api)), None
+        )
         if same_cause is None:
             return [*facts, crash]
         others = [item for item in facts if item is not same_cause]

@@ -27,6 +27,7 @@ class ProbeOptions:
     answer_lookup: Callable[[Any], str | None] | None = None
     task: Any = None  # qadiag.tasks.base.Task, when known; else recognised from the model outputs
     tokenizer: Any = None  # decodes samples when the trainer has no processing_class
+    user_code: tuple[Callable[..., Any], ...] = ()  # functions whose modules are read for removed APIs
 
 
 class Probe(TrainerCallback):

@@ -21,6 +21,7 @@ from qadiag import compat, distributed
 from qadiag.errors import DeclaredLossError
 from qadiag.findings import finding
 from qadiag.outputs import output_field
+from qadiag.probes.api_history import check_api_history
 from qadiag.probes.base import Probe, recompute_declared_loss, same_loss, to_float
 from qadiag.probes.observe import MicroBatch, Observer
 from qadiag.probes.signatures import check_overrides
@@ -43,7 +44,7 @@ class LossSwapProbe(Probe):
     def install(self, trainer: Any, observer: Observer) -> None:
         super().install(trainer, observer)
         observer.microbatch_listeners.append(self._on_microbatch)
-        for item in check_overrides(type(trainer)):
+        for item in check_overrides(type(trainer)) + check_api_history(type(trainer), self.options.user_code):
             self.record(item)
         self.intended = self.options.loss or getattr(trainer, "compute_loss_func", None)
         self.intended_name = callable_name(self.intended)
