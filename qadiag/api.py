@@ -114,6 +114,7 @@ def attach(
     tokenizer: Any = None,
     answer_lookup: Callable[[Any], str | None] | None = None,
     user_code: Sequence[Callable[..., Any]] = (),
+    eval_without_labels: bool = False,
 ) -> ProbeRun:
     """Attach the callback probes to ``trainer`` (any ``transformers.Trainer`` subclass) without changing
     what it does.
@@ -125,7 +126,9 @@ def attach(
     what output-capture decodes; ``decode`` is your own sample decoder, checked against the reference
     decoding; ``tokenizer`` decodes when the trainer has no ``processing_class``; the modules of
     ``user_code`` (your trainer factory, your training script's functions) are read, like your Trainer
-    subclass, for transformers APIs a supported line removed. ``task`` (a name or a
+    subclass, for transformers APIs a supported line removed. ``eval_without_labels`` says that the
+    validation features carry no labels on purpose (HF's ``run_qa.py`` convention), so that no eval
+    loss is expected from this run. ``task`` (a name or a
     :class:`~qadiag.tasks.base.Task`) is recognised from the model outputs when not given. The dataset
     and experiment checks of the selected probes (alignment, overfit, gradient accumulation) need more
     than a trainer: see :func:`run_check` and :func:`qadiag.check_alignment`.
@@ -148,6 +151,7 @@ def attach(
         task=task,
         tokenizer=tokenizer,
         user_code=tuple(user_code),
+        eval_without_labels=eval_without_labels,
     )
     observer = Observer(trainer)
     observer.attach()

@@ -33,6 +33,13 @@ PREPROCESSING = Stage("preprocessing", "building the datasets with your preproce
 FACTORY = Stage("factory", "building the trainer with your factory", "QD001", "setup")
 TRAINING = Stage("training", "training", "QD308", "loss-swap")
 EVALUATION = Stage("evaluation", "evaluating", "QD308", "eval-loss")
+EVALUATION_WITH_LABELS = Stage(
+    "evaluation-with-labels",
+    "evaluating on validation features that carry the labels eval loss needs (the run without them did not "
+    "crash: your pipeline hits this the moment you add them)",
+    "QD308",
+    "eval-loss",
+)
 
 
 def _specific_code(error: BaseException, trainer: Any, training_step_returns: Iterable[str]) -> tuple[str, str] | None:
@@ -72,7 +79,7 @@ def crash_finding(
     probe = checks.owner_of_crash(method) or stage.probe
     location = frame_location(innermost) if innermost else (callable_location(user_callable) if user_callable else None)
     change = compat.api_change_for(error)
-    specific = _specific_code(error, trainer, training_step_returns) if stage in (TRAINING, EVALUATION) else None
+    specific = _specific_code(error, trainer, training_step_returns) if stage.code == "QD308" else None
     code, fix = specific or (stage.code, "fix the exception at the location shown (your frames are in the traceback)")
     message = f"{stage.doing} crashed" + (f" in {method}()" if method else "") + f": {type(error).__name__}: {error}"
     if change is not None:

@@ -66,6 +66,7 @@ CODES: dict[str, Code] = {
         ("QD204", E, "metric_for_best_model is absent from the evaluation rows"),
         ("QD205", E, "training loss is NaN or infinite"),
         ("QD206", W, "non-finite training loss hidden by logging_nan_inf_filter"),
+        ("QD207", E, "evaluate() leaves compute_metrics set inside evaluation_loop, which calls it on raw logits"),
     ),
     **_codes(
         "loss-swap",

@@ -259,9 +259,11 @@ def check_context(
 
     pristine = copy.deepcopy(model)
 
-    def build_trainer(train_dataset: Any, **overrides: Any) -> Any:
+    def build_trainer(train_dataset: Any, eval_dataset: Any = None, **overrides: Any) -> Any:
         args = dataclasses.replace(training_args, **overrides)
-        pieces = TrainingPieces(copy.deepcopy(pristine), args, tokenizer, train_dataset, None, None)
+        pieces = TrainingPieces(
+            copy.deepcopy(pristine), args, tokenizer, train_dataset, eval_dataset, examples.validation
+        )
         return task.build_trainer(pieces, **task_args.task_options())
 
     return CheckContext(

@@ -126,6 +126,16 @@ CHECKS: list[Check] = [
         "missing, NaN training loss hidden by `logging_nan_inf_filter`",
         crash_methods=("evaluate", "predict", "prediction_step", "evaluation_loop", "prediction_loop"),
     ),
+    Check(
+        "eval-loss-with-labels",
+        probe="eval-loss",
+        kind=Kind.EXPERIMENT,
+        codes=("QD201", "QD207"),  # and a crash finding when evaluate() crashes there
+        target="qadiag.checks.eval_loss_with_labels:check",
+        summary="whether eval loss flows once validation features carry labels (run_qa.py-style features carry "
+        "none): an evaluate() that drops it, a legacy prediction_loop that crashes on it, compute_metrics left "
+        "set inside the loop",
+    ),
 ]
 
 

@@ -16,8 +16,19 @@ from typing import Any
 
 from qadiag.tasks.base import Prepare, Task
 
-# (train_dataset, **TrainingArguments overrides) -> a Trainer on a fresh copy of the model being diagnosed
+# (train_dataset, eval_dataset=None, **TrainingArguments overrides) -> a Trainer on a fresh copy of the
+# model being diagnosed
 TrainerBuilder = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The validation data of the diagnosed run: its examples, the features it evaluates on, and the same
+    examples made into features that carry the task's labels (what eval loss needs)."""
+
+    examples: Any
+    features: Any
+    labelled_features: Callable[[], Any]
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,8 @@ class CheckContext:
     workdir: Path
     build_trainer: TrainerBuilder | None = None
     settings: CheckSettings = field(default_factory=CheckSettings)
+    validation: Validation | None = None
+    loss: Callable[..., Any] | None = None  # the loss the user declared they optimise
     features: Any = None  # the training features when already built; else built on first use
 
     def train_features(self) -> Any:

@@ -117,6 +117,7 @@ class PluginSession:
             answer_lookup=setup.task.answer_lookup(setup.features("train"), setup.examples("train"), setup.tokenizer()),
             output_dir=self.report_dir,
             user_code=[function for key in CALLABLE_KEYS if (function := setup.callable(key)) is not None],
+            eval_without_labels=setup.callable("prepare_validation_features") is None,
         )
         crash = None
         stage = TRAINING

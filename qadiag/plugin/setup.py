@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qadiag.checks.context import CheckContext, CheckSettings
+from qadiag.checks.context import CheckContext, CheckSettings, Validation
 from qadiag.errors import ConfigError
 from qadiag.plugin.config import PluginConfig, resolve_callable
 from qadiag.plugin.inject import call_with_injection
@@ -67,11 +67,13 @@ class TinySetup:
         return self._once(f"examples-{split}", build)
 
     def prepare(self, split: str) -> Prepare:
-        """The preprocessing in use (the user's when configured), as ``batch -> features``."""
+        """The preprocessing in use, as ``batch -> features``: the user's when configured, else the task's
+        in the convention of HF's example scripts (``run_qa.py``: validation features without labels)."""
         function = self.callable(PREPARE_KEYS[split])
         if function is None:
-            task_prepare = self.task.prepare_train if split == "train" else self.task.prepare_validation
-            return task_prepare(self.tokenizer(), SIZES)
+            if split == "train":
+                return self.task.prepare_train(self.tokenizer(), SIZES)
+            return self.task.prepare_validation(self.tokenizer(), SIZES, with_labels=False)
         sizes = {"tokenizer": self.tokenizer(), "max_seq_length": SIZES.max_seq_length, "doc_stride": SIZES.doc_stride}
         return lambda examples: call_with_injection(
             function, {}, role=PREPARE_KEYS[split], extra={"examples": examples, **sizes}
@@ -143,9 +145,23 @@ class TinySetup:
             )
         return trainer
 
-    def build_fresh_trainer(self, train_dataset: Any, **arg_overrides: Any) -> Any:
+    def labelled_validation_features(self) -> Any:
+        """The validation examples as features with the task's labels (qadiag's preprocessing)."""
+        return self._once(
+            "features-validation-labelled",
+            lambda: self.task.features(
+                self.examples("validation"),
+                self.task.prepare_validation(self.tokenizer(), SIZES, with_labels=True),
+                "qadiag labelled validation features",
+            ),
+        )
+
+    def build_fresh_trainer(self, train_dataset: Any, eval_dataset: Any = None, **arg_overrides: Any) -> Any:
         """A trainer from the user's factory on a freshly initialised tiny model (experiment checks)."""
-        return self.build_trainer(train_dataset=train_dataset, model=self.model(), args=self.args(**arg_overrides))
+        overrides = {"eval_dataset": eval_dataset} if eval_dataset is not None else {}
+        return self.build_trainer(
+            train_dataset=train_dataset, model=self.model(), args=self.args(**arg_overrides), **overrides
+        )
 
     def check_context(self) -> CheckContext:
         return self._once(
@@ -158,6 +174,10 @@ class TinySetup:
                 prepare_source=self.prepare_source("train"),
                 workdir=self.workdir,
                 build_trainer=self.build_fresh_trainer,
+                loss=self.callable("loss"),
+                validation=Validation(
+                    self.examples("validation"), self.features("validation"), self.labelled_validation_features
+                ),
                 settings=CheckSettings(
                     alignment_examples=self.config.alignment_examples,
                     overfit_steps=self.config.overfit_steps,

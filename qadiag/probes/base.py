@@ -28,6 +28,9 @@ class ProbeOptions:
     task: Any = None  # qadiag.tasks.base.Task, when known; else recognised from the model outputs
     tokenizer: Any = None  # decodes samples when the trainer has no processing_class
     user_code: tuple[Callable[..., Any], ...] = ()  # functions whose modules are read for removed APIs
+    # The validation features carry no labels by design (HF run_qa.py): no eval loss is expected from
+    # this run's evaluations; the eval-loss-with-labels check judges eval loss instead.
+    eval_without_labels: bool = False
 
 
 class Probe(TrainerCallback):

@@ -70,6 +70,9 @@ class EvalLossProbe(Probe):
         where = {"step": call.step, "source": "Trainer.evaluate"}
         if not call.crashed:
             self._check_best_metric(call)
+        self._check_metrics_in_loop(call)
+        if value is None and self._labels_left_out_on_purpose():
+            return
         if value is None:
             # An evaluate() that crashed logged nothing: only causes in the setup itself can be told.
             diagnosis = self._setup_cause() if call.crashed else self._diagnose_missing(call, key)
@@ -89,6 +92,32 @@ class EvalLossProbe(Probe):
         )
         if problem is not None:
             self.record(problem)
+
+    def _labels_left_out_on_purpose(self) -> bool:
+        columns = _column_names(self.trainer.eval_dataset)
+        label_names = set(getattr(self.trainer, "label_names", None) or [])
+        return self.options.eval_without_labels and columns is not None and not label_names & set(columns)
+
+    def _check_metrics_in_loop(self, call: EvaluationCall) -> None:
+        """QD207: a post-processing evaluate() (trainer_qa.py style) that leaves compute_metrics set while
+        evaluation_loop runs: with labels in the batches the loop calls it on raw logits."""
+        label_names = set(getattr(self.trainer, "label_names", None) or [])
+        post_processes = getattr(self.trainer, "post_process_function", None) is not None
+        if not (call.metrics_in_loop and post_processes and label_names and label_names <= call.input_keys_seen):
+            return
+        self.record(
+            finding(
+                "QD207",
+                f"evaluate() at step {call.step} ran evaluation_loop with compute_metrics still set; with "
+                f"{', '.join(sorted(label_names))} in the batches, transformers calls it on raw logits before "
+                "your post-processing (a crash or meaningless metrics with a real metric function)",
+                "set self.compute_metrics = None around the evaluation_loop call and restore it afterwards, as "
+                "HF's trainer_qa.py does: `compute_metrics, self.compute_metrics = self.compute_metrics, None` ... "
+                "`finally: self.compute_metrics = compute_metrics`",
+                step=call.step,
+                source=f"{type(self.trainer).__name__}.evaluate",
+            )
+        )
 
     def _check_best_metric(self, call: EvaluationCall) -> None:
         """QD204: ``metric_for_best_model`` must be among the metrics this evaluation reported."""

@@ -48,6 +48,7 @@ class EvaluationCall:
     input_keys_seen: set[str] = field(default_factory=set)
     batches: int = 0
     crashed: bool = False  # evaluate() raised: what it logged and returned is incomplete
+    metrics_in_loop: bool = False  # compute_metrics was set while evaluation_loop ran
 
 
 def _detached(value: Any) -> Any:
@@ -205,6 +206,8 @@ class Observer:
             outer.batches += call.batches
 
     def _evaluation_loop(self, *args: Any, **kwargs: Any) -> Any:
+        if self.active_evaluation is not None and getattr(self.trainer, "compute_metrics", None) is not None:
+            self.active_evaluation.metrics_in_loop = True
         output = self._originals["evaluation_loop"](*args, **kwargs)
         if self.active_evaluation is not None and isinstance(getattr(output, "metrics", None), dict):
             self.active_evaluation.loop_metrics.append(dict(output.metrics))

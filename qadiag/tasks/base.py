@@ -99,8 +99,9 @@ class Task(abc.ABC):
         """``batch of raw examples -> training features`` (for ``Dataset.map(batched=True)``)."""
 
     @abc.abstractmethod
-    def prepare_validation(self, tokenizer: Any, sizes: FeatureSizes) -> Prepare:
-        """``batch of raw examples -> validation features``."""
+    def prepare_validation(self, tokenizer: Any, sizes: FeatureSizes, *, with_labels: bool = True) -> Prepare:
+        """``batch of raw examples -> validation features``; without labels as the task's reference
+        scripts make them (``run_qa.py``) when ``with_labels`` is False."""
 
     def features(self, examples: Any, prepare: Prepare, description: str) -> Any:
         return examples.map(prepare, batched=True, remove_columns=examples.column_names, desc=description)

@@ -54,7 +54,8 @@ class PairClassificationTask(Task):
 
         return functools.partial(prepare_pair_features, tokenizer=tokenizer, max_seq_length=sizes.max_seq_length)
 
-    prepare_validation = prepare_train
+    def prepare_validation(self, tokenizer: Any, sizes: FeatureSizes, *, with_labels: bool = True) -> Prepare:
+        return self.prepare_train(tokenizer, sizes)  # GLUE validation sets carry their labels
 
     def compute_metrics(self) -> Callable[[Any], dict[str, float]]:
         from qadiag.tasks.pair.features import compute_metrics

@@ -1,4 +1,4 @@
-"""QA preprocessing in the HF ``run_qa.py`` convention, with labels on validation features too.
+"""QA preprocessing in the HF ``run_qa.py`` convention, with labels on validation features when wanted.
 
 A long context becomes several features (windows of ``max_seq_length`` tokens overlapping by
 ``doc_stride``). Each feature gets ``start_positions``/``end_positions``: the answer's token span, or
@@ -99,11 +99,11 @@ def prepare_train_features(
 
 
 def prepare_validation_features(
-    examples: Batch, tokenizer: Any, max_seq_length: int = 128, doc_stride: int = 32
+    examples: Batch, tokenizer: Any, max_seq_length: int = 128, doc_stride: int = 32, with_labels: bool = True
 ) -> dict[str, list]:
-    """Validation features: labels (for eval loss), ``example_id``, and context-only offsets."""
+    """Validation features: ``example_id``, context-only offsets and, ``with_labels``, the start/end
+    positions that let ``prediction_step`` compute an eval loss (HF's ``run_qa.py`` leaves them out)."""
     tokenized = _tokenize(examples, tokenizer, max_seq_length, doc_stride)
-    starts, ends = _label_features(tokenized, examples, tokenizer)
     context_id = _context_sequence_id(tokenizer)
     sample_mapping = tokenized["overflow_to_sample_mapping"]
     features = {
@@ -114,6 +114,6 @@ def prepare_validation_features(
         [offset if seq == context_id else None for offset, seq in zip(offsets, tokenized.sequence_ids(i))]
         for i, offsets in enumerate(tokenized["offset_mapping"])
     ]
-    features["start_positions"] = starts
-    features["end_positions"] = ends
+    if with_labels:
+        features["start_positions"], features["end_positions"] = _label_features(tokenized, examples, tokenizer)
     return features

@@ -66,7 +66,19 @@ def squad_scores(predictions: Mapping[str, str], references: Mapping[str, Sequen
 
 def compute_metrics(eval_prediction: Any) -> dict[str, float]:
     """``compute_metrics`` for the ``run_qa.py`` convention: ``predictions=[{id, prediction_text}]``,
-    ``label_ids=[{id, answers: {text: [...]}}]``."""
+    ``label_ids=[{id, answers: {text: [...]}}]``.
+
+    Called on raw logits instead (an ``evaluate()`` that leaves it set inside ``evaluation_loop``), it
+    returns no metric rather than raising: the eval-loss probe reports that as QD207.
+    """
+    if not _post_processed(eval_prediction.predictions):
+        return {}
     predictions = {item["id"]: item["prediction_text"] for item in eval_prediction.predictions}
     references = {item["id"]: list(item["answers"]["text"]) for item in eval_prediction.label_ids}
     return squad_scores(predictions, references)
+
+
+def _post_processed(predictions: Any) -> bool:
+    return isinstance(predictions, list) and all(
+        isinstance(item, dict) and "prediction_text" in item for item in predictions
+    )

@@ -56,7 +56,7 @@ class QuestionAnsweringTask(Task):
             doc_stride=sizes.doc_stride,
         )
 
-    def prepare_validation(self, tokenizer: Any, sizes: FeatureSizes) -> Prepare:
+    def prepare_validation(self, tokenizer: Any, sizes: FeatureSizes, *, with_labels: bool = True) -> Prepare:
         from qadiag.tasks.qa.features import prepare_validation_features
 
         return functools.partial(
@@ -64,6 +64,7 @@ class QuestionAnsweringTask(Task):
             tokenizer=tokenizer,
             max_seq_length=sizes.max_seq_length,
             doc_stride=sizes.doc_stride,
+            with_labels=with_labels,
         )
 
     def compute_metrics(self) -> Callable[[Any], dict[str, float]]:
