@@ -288,9 +288,9 @@ def _copy(source: Path, target: Path) -> None:
         shutil.copyfileobj(reader, writer, 1 << 20)
 
 
-def _write_ahead_log(path: Path, problems: Problems) -> Path | None:
+def _write_ahead_log(path: Path, problems: Problems | None) -> Path | None:
     """The ``-wal`` beside the database when it holds content to read; a link or special file there is
-    reported and ignored (sqlite would follow or block on it)."""
+    ignored (sqlite would follow or block on it), and reported to ``problems`` if given."""
     wal = path.with_name(path.name + "-wal")
     try:
         info = os.lstat(wal)
@@ -298,6 +298,8 @@ def _write_ahead_log(path: Path, problems: Problems) -> Path | None:
         return None
     mode, size = info.st_mode, info.st_size
     if not stat.S_ISREG(mode):
+        if problems is None:
+            return None
         problems.add(
             "QD909",
             f"{describe(mode)} stands where the database's write-ahead log ({wal.name}) is expected: it was not "
@@ -308,6 +310,8 @@ def _write_ahead_log(path: Path, problems: Problems) -> Path | None:
     if size == 0:
         return None
     if size + os.lstat(path).st_size > MAX_COPY:
+        if problems is None:
+            return None
         problems.over_budget(
             f"the database and its write-ahead log {wal.name} are larger than {MAX_COPY >> 20:,} MiB: the log "
             "was not read, so the newest rows (not yet checkpointed) may be missing",
@@ -318,8 +322,9 @@ def _write_ahead_log(path: Path, problems: Problems) -> Path | None:
 
 
 @contextmanager
-def connect(path: Path, problems: Problems) -> Iterator[tuple[sqlite3.Connection, _Budget]]:
-    """The database read-only, with a query budget, never changed; see the module docstring.
+def connect(path: Path, problems: Problems | None) -> Iterator[tuple[sqlite3.Connection, _Budget]]:
+    """The database read-only, with a query budget, never changed; see the module docstring. What is
+    wrong with its write-ahead log goes to ``problems`` (None: already reported when its runs were listed).
 
     Raises OSError (not a regular file...) and sqlite3.Error (not a database...).
     """
@@ -484,7 +489,7 @@ def _read_database(source: Source, log: ReadLog) -> Iterator[Record]:
     file = str(path)
     with log.reading(path) as problems:
         try:
-            with connect(path, problems) as (connection, budget):
+            with connect(path, None) as (connection, budget):
                 _check_tables(connection, _REQUIRED_TABLES["read"])
                 for name, value in _query(
                     connection, budget, "SELECT key, value FROM params WHERE run_uuid = ?", (run_uuid,), MAX_PARAM_ROWS

@@ -4,7 +4,9 @@ The file is ``json.dumps(asdict(state), indent=2, sort_keys=True)`` and its ``lo
 millions of rows, so it is never loaded whole: a sliding window over the file is decoded one value at
 a time with ``json.JSONDecoder.raw_decode`` (which also takes the bare ``NaN``/``Infinity`` the Trainer
 writes). The window is decoded as Latin-1, one character per byte, so positions in it are byte
-offsets; keys and strings that are not ASCII are re-decoded as UTF-8.
+offsets; a row whose bytes are not all ASCII (UTF-8 written raw, ``ensure_ascii=False``) is decoded
+again from its bytes as UTF-8, while ``\\uXXXX`` escapes (what ``json.dumps`` writes by default) are
+decoded by the JSON decoder itself.
 
 The Trainer writes the file non-atomically: a run killed while saving leaves it cut short (reported,
 the rows before the cut are kept); a damaged row is reported and reading resumes at the next row.
@@ -198,12 +200,13 @@ def _may_need_more(error: JSONDecodeError, text: str) -> bool:
     return error.msg.startswith("Unterminated string") or len(text) - error.pos <= 1024
 
 
-def _utf8(text: str) -> str:
-    return text if text.isascii() else text.encode("latin-1").decode("utf-8", "replace")
-
-
-def _row_values(row: dict[str, Any]) -> dict[str, Any]:
-    return {_utf8(key): (_utf8(value) if isinstance(value, str) else value) for key, value in row.items()}
+def _as_utf8(row: dict[str, Any], raw: str) -> dict[str, Any]:
+    """The row decoded from its bytes as UTF-8 when it holds raw non-ASCII bytes (the window read them
+    one byte per character)."""
+    if raw.isascii():
+        return row
+    decoded = raw_decode(raw.encode("latin-1").decode("utf-8", "replace"), 0)[0]
+    return decoded if isinstance(decoded, dict) else row
 
 
 def _history(window: JsonWindow, problems: Problems) -> Iterator[tuple[int, dict[str, Any], int, str]]:
@@ -341,8 +344,9 @@ class TrainerStateReader(Reader):
                         seen[position] = digest
                     else:
                         seen.append(digest)
+                    row = _as_utf8(row, raw)
                     step = _step(row, problems, offset)
-                    yield LogRow(source, name, index, step, _row_values(row), None, offset)
+                    yield LogRow(source, name, index, step, row, None, offset)
                     index += 1
 
 
