@@ -123,10 +123,14 @@ def snapshot(root: Path) -> dict[str, tuple]:
     """Every entry below ``root``: kind, size, mtime, and content digest (regular files) or target (links);
     FIFOs and sockets are never opened."""
     found = {}
-    for directory, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
+    stack = [os.fspath(root)]
+    while stack:  # not os.walk: it recurses, and hostile trees are deeper than the recursion limit
+        directory = stack.pop()
+        for name in os.listdir(directory):
             path = os.path.join(directory, name)
             info = os.lstat(path)
+            if stat.S_ISDIR(info.st_mode):
+                stack.append(path)
             if stat.S_ISLNK(info.st_mode):
                 detail = os.readlink(path)
             elif stat.S_ISREG(info.st_mode):
@@ -171,3 +175,21 @@ def audit_checked(run_dir: Path, results: Path, *extra: str, paths: tuple[Path, 
     check(outcome)
     assert snapshot(run_dir) == before, "the audit changed the run directory"
     return outcome
+
+
+def remove_tree(root: Path) -> None:
+    """``shutil.rmtree`` without recursion, for trees deeper than the recursion limit (pytest's own
+    clean-up of old temporary directories would fail on them)."""
+    stack = [(os.fspath(root), False)]
+    while stack:
+        path, emptied = stack.pop()
+        if emptied:
+            os.rmdir(path)
+            continue
+        stack.append((path, True))
+        for name in os.listdir(path):
+            child = os.path.join(path, name)
+            if stat.S_ISDIR(os.lstat(child).st_mode):
+                stack.append((child, False))
+            else:
+                os.unlink(child)
