@@ -6,6 +6,7 @@ inputs were audited, their exit codes and their slowest time: the numbers behind
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from collections import defaultdict
@@ -14,6 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests.hostile.harness import CANARY, Outcome, audit_checked
+
+# Imported once here, so that each forked case inherits them instead of importing them itself.
+importlib.import_module("wandb.proto.wandb_internal_pb2")
+importlib.import_module("tensorboard.compat.proto.event_pb2")
+importlib.import_module("numpy")
 
 _TABLE: dict[str, dict] = defaultdict(lambda: {"inputs": 0, "exit_codes": defaultdict(int), "slowest_s": 0.0})
 

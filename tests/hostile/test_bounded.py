@@ -99,9 +99,11 @@ def nested(top, name, depth):
     return top
 
 
-def test_directories_nested_1500_deep(run_dir, audit, request):
+def test_directories_nested_far_past_the_walk_depth(run_dir, audit, request):
+    """The issue: 1,500 nested folders raised RecursionError (test_big.py has those; here 200, past the 64
+    levels the walk goes down)."""
     request.addfinalizer(lambda: remove_tree(run_dir / "d"))
-    trainer_state(nested(run_dir, "d", 1500), [{"loss": float("nan"), "step": 1}])
+    trainer_state(nested(run_dir, "d", 200), [{"loss": float("nan"), "step": 1}])
     trainer_state(nested(run_dir, "s", 40), [{"loss": float("nan"), "step": 1}])
     outcome = audit(run_dir)
     assert outcome.codes_found == {"QD911", "QD205"}  # the shallow one is read, the deep one said so
@@ -109,42 +111,42 @@ def test_directories_nested_1500_deep(run_dir, audit, request):
     assert "/s/" in nan["source"]
 
 
-def test_an_mlflow_run_of_2000_metrics_opens_one_file_at_a_time(run_dir, audit):
+def test_an_mlflow_run_of_300_metrics_opens_one_file_at_a_time(run_dir, audit):
     """The issue: every metric file was open at once ('Too many open files' at 1024); the audit here runs
     with at most 64 open files."""
-    metrics = {f"m{index:04d}": "".join(f"{step} 0.5 {step}\n" for step in range(3)) for index in range(2000)}
+    metrics = {f"m{index:04d}": "".join(f"{step} 0.5 {step}\n" for step in range(3)) for index in range(300)}
     metrics["loss"] = "5 nan 5\n"
     mlflow_file_run(run_dir / "mlruns" / "0" / "r1", metrics)
     assert audit(run_dir).codes_found == {"QD205"}
 
 
-def test_20k_distinct_misnamed_keys_give_bounded_output(run_dir, audit):
+def test_10k_distinct_misnamed_keys_give_bounded_output(run_dir, audit):
     """Scaled down from the issue's 2M keys in 115 MB (3.7 GB RSS, 4M lines): see test_big.py."""
-    rows = [{f"val_k{index}": 0.5, "eval_loss": 0.1, "step": index} for index in range(20_000)]
+    rows = [{f"val_k{index}": 0.5, "eval_loss": 0.1, "step": index} for index in range(10_000)]
     trainer_state(run_dir, rows)
     outcome = audit(run_dir)
     misnamed = [item for item in outcome.findings if item["code"] == "QD102"]
     assert len(misnamed) == MAX_KEYS_PER_CODE + 1
-    assert sum(item.get("count", 1) for item in misnamed) == 20_000
+    assert sum(item.get("count", 1) for item in misnamed) == 10_000
     assert "more findings of this kind than the 20 listed" in misnamed[-1]["message"]
     assert len(outcome.out["text"].splitlines()) < 100
 
 
-def test_500_empty_wandb_files_give_bounded_output(run_dir, audit):
+def test_200_empty_wandb_files_give_bounded_output(run_dir, audit):
     """Scaled down from the issue's 50k empty .wandb files (150k lines): see test_big.py."""
-    for index in range(500):
+    for index in range(200):
         folder = run_dir / "wandb" / f"offline-run-{index:05d}"
         folder.mkdir(parents=True)
         (folder / f"run-{index:05d}.wandb").write_bytes(b"")
     outcome = audit(run_dir)
     empty = [item for item in outcome.findings if item["code"] == "QD907"]
     assert len(empty) == MAX_FINDINGS_PER_CODE + 1
-    assert sum(item.get("count", 1) for item in empty) == 500
+    assert sum(item.get("count", 1) for item in empty) == 200
     assert len(outcome.out["text"].splitlines()) < 4 * (MAX_FINDINGS_PER_CODE + 2)
 
 
-def test_a_key_of_ten_megabytes_is_shown_cut(run_dir, audit):
-    trainer_state(run_dir, [{"val_" + "k" * (10 << 20): 0.5, "eval_loss": 0.1, "step": 1}])
+def test_a_key_of_two_megabytes_is_shown_cut(run_dir, audit):
+    trainer_state(run_dir, [{"val_" + "k" * (2 << 20): 0.5, "eval_loss": 0.1, "step": 1}])
     outcome = audit(run_dir)
     assert outcome.codes_found == {"QD102"}
     assert len(outcome.out["json"]) < 100_000 and "more characters]" in outcome.out["text"]
@@ -175,9 +177,9 @@ def test_a_wandb_record_of_continuation_bytes(run_dir, audit):
     assert outcome.seconds < 5 and outcome.codes_found <= {"QD906", "QD903"}
 
 
-def test_an_output_dir_setting_of_half_a_million_parts(run_dir, audit):
+def test_an_output_dir_setting_of_100k_parts(run_dir, audit):
     trainer_state(run_dir / "out", [{"loss": 0.5, "step": 1}])
     wandb_run(run_dir / "wandb" / "offline-run-1", [{"train/loss": "0.5", "train/global_step": "1"}],
-              config={"output_dir": '"' + "/a" * 500_000 + '/out"'})
+              config={"output_dir": '"' + "/a" * 100_000 + '/out"'})
     outcome = audit(run_dir)
     assert outcome.codes_found == set() and outcome.seconds < 5

@@ -337,13 +337,13 @@ def connect(path: Path, problems: Problems | None) -> Iterator[tuple[sqlite3.Con
     wal = _write_ahead_log(path, problems)
     with ExitStack() as cleanup:
         if wal is None:
-            uri = f"file:{quote(os.path.abspath(path))}?mode=ro&immutable=1"
+            uri = f"file:{quote(os.fsencode(os.path.abspath(path)))}?mode=ro&immutable=1"
         else:
             private = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="qadiag-mlflow-"))
             copy = Path(private) / DATABASE
             _copy(path, copy)
             _copy(wal, copy.with_name(copy.name + "-wal"))
-            uri = f"file:{quote(str(copy))}?mode=ro"
+            uri = f"file:{quote(os.fsencode(copy))}?mode=ro"
         connection = sqlite3.connect(uri, uri=True)
         try:
             connection.text_factory = lambda data: data.decode("utf-8", "replace")
@@ -569,6 +569,7 @@ class MlflowReader(Reader):
             if what == "run":
                 yield Source(self.kind, str(path), (path,), path)
                 continue
+            runs: list[tuple[str, str]] = []
             with log.reading(path) as problems:
                 runs = list_runs(path, problems)
             for run_id, name in runs:
