@@ -38,8 +38,10 @@ MAX_EVAL_KEYS = 1024
 
 def located(template: Finding, row: LogRow, **evidence: Any) -> Finding:
     """``template`` placed at ``row``: its file, step and byte offset (plus evidence, if any)."""
-    placed = replace(template, source=row.file, step=row.step, offset=row.offset)
-    return placed.with_evidence(**evidence) if evidence else placed
+    if evidence:
+        evidence = {**template.evidence, **evidence}
+        return replace(template, source=row.file, step=row.step, offset=row.offset, evidence=evidence)
+    return replace(template, source=row.file, step=row.step, offset=row.offset)
 
 
 class RowRule(Protocol):

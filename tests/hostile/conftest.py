@@ -1,7 +1,8 @@
 """Fixtures for the hostile suite: a run directory to shape, a secret outside it, and the audit under limits.
 
 Set ``QADIAG_HOSTILE_TABLE=path.json`` to keep, per test module (one class of hostile input), how many
-inputs were audited, their exit codes and their slowest time: the numbers behind the table in README.
+inputs were audited, their exit codes and their slowest time, and what the full-size cases measured
+(test_big.py): the numbers behind the table in README.
 """
 
 from __future__ import annotations
@@ -22,16 +23,18 @@ importlib.import_module("tensorboard.compat.proto.event_pb2")
 importlib.import_module("numpy")
 
 _TABLE: dict[str, dict] = defaultdict(lambda: {"inputs": 0, "exit_codes": defaultdict(int), "slowest_s": 0.0})
+_MEASURES: dict[str, dict] = {}
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "hostile_big: the full-size hostile inputs (opt-in: -m hostile_big)")
+def record_measure(name: str, numbers: dict) -> None:
+    _MEASURES[name] = numbers
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     target = os.environ.get("QADIAG_HOSTILE_TABLE")
-    if target and _TABLE:
-        Path(target).write_text(json.dumps(_TABLE, indent=2, sort_keys=True))
+    if target and (_TABLE or _MEASURES):
+        table = {"classes": _TABLE, "measures": _MEASURES}
+        Path(target).write_text(json.dumps(table, indent=2, sort_keys=True))
 
 
 @pytest.fixture

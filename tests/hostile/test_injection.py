@@ -6,6 +6,7 @@ import os
 import pytest
 
 from tests.hostile.builders import event, mlflow_file_run, tensorboard_file, trainer_state, wandb_run
+from tests.hostile.harness import check, run_audit
 
 HOSTILE = {
     "workflow-command": "x\n::error file=a.py,line=1::injected",
@@ -78,3 +79,12 @@ def test_undecodable_file_names(run_dir, audit):
     outcome = audit(run_dir)
     assert outcome.codes_found == {"QD205"}
     assert "bad-\\udcff\\udcfe-name" in outcome.out["text"]
+
+
+def test_a_usage_error_quoting_a_hostile_argument(run_dir, tmp_path):
+    """Nothing auditable under a folder whose name is a workflow command: exit 2, the name escaped."""
+    folder = run_dir / HOSTILE["workflow-command"]
+    folder.mkdir()
+    outcome = run_audit(folder, results=tmp_path / "results")
+    check(outcome, allowed_codes=frozenset({2}))
+    assert f"nothing auditable under {run_dir}/{SHOWN['workflow-command']}: looked for" in outcome.err["text"]
