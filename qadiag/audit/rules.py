@@ -165,15 +165,16 @@ ROW_RULES: list[Callable[[], RowRule]] = [MetricKeys, StepOrder, EvalLossPresent
 # -- what one source says, for the cross-source rules -----------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Series:
     steps: array = field(default_factory=lambda: array("q"))
     values: array = field(default_factory=lambda: array("d"))
 
 
-@dataclass
+@dataclass(slots=True)
 class SourceSummary:
-    """What one source says, reduced to what the cross-source rules need."""
+    """What one source says, reduced to what the cross-source rules need (slots, and a series only for a
+    key the source logged: an audit may hold tens of thousands of them)."""
 
     source: Source
     rows: int = 0
@@ -182,7 +183,7 @@ class SourceSummary:
     eval_steps: array = field(default_factory=lambda: array("q"))
     eval_keys: set[str] = field(default_factory=set)
     eval_keys_complete: bool = True
-    series: dict[str, _Series] = field(default_factory=lambda: {key: _Series() for key in COMPARED_KEYS})
+    series: dict[str, _Series] = field(default_factory=dict)
     settings: dict[str, Setting] = field(default_factory=dict)
 
     def setting(self, item: Setting) -> None:
@@ -209,7 +210,9 @@ class SourceSummary:
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     continue
                 value = float(value)
-            series = self.series[key]
+            series = self.series.get(key)
+            if series is None:
+                series = self.series[key] = _Series()
             series.steps.append(step)
             series.values.append(value)
 
@@ -250,7 +253,7 @@ def compare_series(reference: SourceSummary, other: SourceSummary, key: str) -> 
     """QD602 for values that disagree, QD206 for a non-finite value hidden in one of the two sources."""
     import numpy as np
 
-    if not len(reference.series[key].steps) or not len(other.series[key].steps):
+    if key not in reference.series or key not in other.series:
         return
     ref_steps, ref_values = _last_per_step(reference.series[key])
     steps, values = _last_per_step(other.series[key])

@@ -117,8 +117,12 @@ def path_of(folder, name=""):
 examples = itertools.count()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
+# 40 in the default suite; QADIAG_HOSTILE_EXAMPLES=2000 for a longer hunt.
+@settings(
+    max_examples=int(os.environ.get("QADIAG_HOSTILE_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(tree=trees)
 def test_a_generated_hostile_run_dir(tmp_path, secret, audit, tree):
     run_dir = tmp_path / f"example-{next(examples)}"
