@@ -126,7 +126,7 @@ def audit_source(source: Source, progress: ProgressSink | None = None) -> tuple[
         except Exception as error:  # a reader failing outside its per-file guard: this source stops here
             log.file(log.current or source.name).crashed(error)
             break
-        if isinstance(record, LogRow):
+        if record.__class__ is LogRow:
             state.row(record)
             count += 1
             if progress is not None and not count % PROGRESS_EVERY_RECORDS and record.offset is not None:

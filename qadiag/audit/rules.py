@@ -143,16 +143,15 @@ class LossFinite:
     """QD202 / QD205: no NaN or infinite eval or training loss."""
 
     def check(self, row: LogRow, kind: RowKind) -> Iterable[Finding]:
-        found = []
+        found: list[Finding] | tuple[()] = ()
         values = row.values
         for key in LOSS_KEYS:
-            if key in values:
-                value = values[key]
-                if type(value) is float and value - value == 0.0:  # finite: the common case, at once
-                    continue
-                problem = non_finite_loss(key, value)
-                if problem is not None:
-                    found.append(located(problem, row))
+            value = values.get(key)
+            if value is None or (type(value) is float and value - value == 0.0):  # absent, or finite
+                continue
+            problem = non_finite_loss(key, value)
+            if problem is not None:
+                found = [*found, located(problem, row)]
         return found
 
     def finish(self) -> Iterable[Finding]:
@@ -197,24 +196,23 @@ class SourceSummary:
                 self.max_step = step
             if self.min_step is None or step < self.min_step:
                 self.min_step = step
-        evaluation = kind is RowKind.EVAL
-        if evaluation:
+        if kind is RowKind.EVAL:
             self._evaluation(row.values, step)
-        if step is None:
+            key = "eval_loss"  # an eval loss only from evaluation rows, a training loss only from others
+        else:
+            key = "loss"
+        value = row.values.get(key)
+        if step is None or value is None:
             return
-        for key in COMPARED_KEYS:
-            value = row.values.get(key)
-            if value is None or evaluation != key.startswith(EVAL_PREFIX):
-                continue
-            if type(value) is not float:
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    continue
-                value = float(value)
-            series = self.series.get(key)
-            if series is None:
-                series = self.series[key] = _Series()
-            series.steps.append(step)
-            series.values.append(value)
+        if type(value) is not float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return
+            value = float(value)
+        series = self.series.get(key)
+        if series is None:
+            series = self.series[key] = _Series()
+        series.steps.append(step)
+        series.values.append(value)
 
     def _evaluation(self, values: dict[str, Any], step: int | None) -> None:
         if step is not None:
