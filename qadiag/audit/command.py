@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TextIO
 
 from qadiag.audit import REPORT_BUGS_AT
-from qadiag.audit.discover import discover, looked_for
+from qadiag.audit.discover import discover
 from qadiag.audit.pipeline import audit
+from qadiag.audit.readers import looked_for
 from qadiag.audit.records import Source
 from qadiag.errors import QadiagError
 from qadiag.findings import is_failure, select

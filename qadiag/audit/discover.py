@@ -36,11 +36,6 @@ class Discovery:
     output_dirs: list[Path] = field(default_factory=list)
 
 
-def looked_for() -> str:
-    """What was looked for, in words (from the registered readers)."""
-    return readers.looked_for()
-
-
 class _Walk:
     """What the walk found: each reader's claimed groups, the output dirs, and the problems met."""
 
@@ -80,7 +75,7 @@ class _Walk:
 
     def file(self, entry: Entry) -> None:
         for reader in self.readers:
-            group = reader.claim_file(entry.path.parent, entry.name)
+            group = reader.claim_file(entry.directory, entry.name)
             if group is None:
                 continue
             if not entry.is_file:
@@ -121,7 +116,7 @@ def _argument(path: Path) -> Entry:
         is_file = os.path.isfile(path) and not os.path.islink(path)
     except OSError:
         is_file = False
-    return Entry(path, path.name, False, is_file)
+    return Entry(path.parent, path.name, False, is_file)
 
 
 def discover(roots: Sequence[Path]) -> Discovery:

@@ -97,12 +97,17 @@ def check_no_link_between(top: Path, directory: Path) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One name in a directory, as listed, links not followed."""
+    """One name in a directory, as listed, links not followed (the directory's Path is shared by its
+    entries: a directory of a million files costs a million names, not a million Paths)."""
 
-    path: Path
+    directory: Path
     name: str
     is_dir: bool
     is_file: bool
+
+    @property
+    def path(self) -> Path:
+        return self.directory / self.name
 
     def what(self) -> str:
         """``a symbolic link``, ``a FIFO (named pipe)``...; costs an lstat."""
@@ -124,12 +129,7 @@ def list_directory(directory: Path) -> list[Entry]:
     """The entries of ``directory``, sorted by name, without following links (raises OSError)."""
     with os.scandir(directory) as listing:
         entries = [
-            Entry(
-                Path(item.path),
-                item.name,
-                item.is_dir(follow_symlinks=False),
-                item.is_file(follow_symlinks=False),
-            )
+            Entry(directory, item.name, item.is_dir(follow_symlinks=False), item.is_file(follow_symlinks=False))
             for item in listing
         ]
     entries.sort(key=lambda entry: entry.name)

@@ -74,11 +74,11 @@ class BoundedFindings:
         )
 
 
-def _per_key(item: Finding) -> Hashable:
+def _code_and_key(item: Finding) -> Hashable:
     return (item.code, item.key)
 
 
-def _each(item: Finding) -> Hashable:
+def _whole_finding(item: Finding) -> Hashable:
     return (item.code, item.run, item.source, item.key, item.step, item.offset, item.message)
 
 
@@ -89,7 +89,7 @@ class SourceAudit:
         self.source = source
         self.summary = SourceSummary(source)
         self.rules = [make() for make in ROW_RULES]
-        self.found = BoundedFindings(MAX_KEYS_PER_CODE, _per_key)
+        self.found = BoundedFindings(MAX_KEYS_PER_CODE, _code_and_key)
         self._kinds: dict[tuple[str, ...], RowKind] = {}
 
     def row(self, row: LogRow) -> None:
@@ -158,7 +158,7 @@ def audit(
         summary, findings = audit_source(source, progress)
         summaries.append(summary)
         per_source[id(summary)] = findings
-    report = BoundedFindings(MAX_FINDINGS_PER_CODE, _each)
+    report = BoundedFindings(MAX_FINDINGS_PER_CODE, _whole_finding)
     report.extend(found_before)
     for run, members in group_runs(summaries, output_dirs).items():
         for summary in members:

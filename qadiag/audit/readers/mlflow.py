@@ -77,7 +77,8 @@ MAX_SQL_VALUE = 1 << 20
 # Largest database + write-ahead log copied to read content only the log holds.
 MAX_COPY = 1 << 30
 _PARAM_WORDS = {"None": None, "True": True, "False": False}
-_REQUIRED_TABLES = {"list": ("runs",), "read": ("metrics", "params")}
+# The tables listing runs needs, and reading one.
+RUN_TABLES, METRIC_TABLES = ("runs",), ("metrics", "params")
 
 
 def param_value(text: str) -> Any:
@@ -463,7 +464,7 @@ def list_runs(path: Path, problems: Problems) -> list[tuple[str, str]]:
     runs: list[tuple[str, str]] = []
     try:
         with connect(path, problems) as (connection, budget):
-            _check_tables(connection, _REQUIRED_TABLES["list"])
+            _check_tables(connection, RUN_TABLES)
             for uuid, name in _query(connection, budget, "SELECT run_uuid, name FROM runs", (), MAX_RUNS):
                 run_id = _text(uuid)
                 if run_id:
@@ -490,7 +491,7 @@ def _read_database(source: Source, log: ReadLog) -> Iterator[Record]:
     with log.reading(path) as problems:
         try:
             with connect(path, None) as (connection, budget):
-                _check_tables(connection, _REQUIRED_TABLES["read"])
+                _check_tables(connection, METRIC_TABLES)
                 for name, value in _query(
                     connection, budget, "SELECT key, value FROM params WHERE run_uuid = ?", (run_uuid,), MAX_PARAM_ROWS
                 ):
@@ -558,9 +559,8 @@ class MlflowReader(Reader):
         return ("database", directory / name)
 
     def claim_directory(self, directory: Path, entries: Sequence[Entry]) -> DirectoryClaim | None:
-        names = {entry.name: entry for entry in entries}
-        meta = names.get("meta.yaml")
-        if meta is not None and not meta.is_dir and "metrics" in names:
+        meta = any(entry.name == "meta.yaml" and not entry.is_dir for entry in entries)
+        if meta and any(entry.name == "metrics" for entry in entries):
             return DirectoryClaim(group=("run", directory), skip=RUN_PARTS)
         return None
 
