@@ -1,6 +1,7 @@
 """Hostile run directories built by hypothesis: folder and key names with control characters, terminal
 escapes, workflow-command text and undecodable bytes; links to a secret; FIFOs; extreme, mistyped and
-deeply nested values; empty and cut files, in every format the audit reads. Whatever it builds, the
+deeply nested values; empty and cut files; thousands of keys or hundreds of files, in every format the
+audit reads. Whatever it builds, the
 checks of tests.hostile.harness hold (exit 0 or 1, no traceback, no QD910, nothing from behind a link,
 no raw control character, the run dir unchanged), under the harness's time and memory limits."""
 
@@ -66,6 +67,7 @@ entries = st.one_of(
     st.tuples(st.just("mlflow_db"), st.lists(st.tuples(st.one_of(keys, st.none()), json_values), max_size=3),
               json_values),
     st.tuples(st.sampled_from(["link", "fifo", "empty", "cut"]), st.sampled_from(LOG_NAMES), st.none()),
+    st.tuples(st.sampled_from(["many_keys", "many_files"]), st.integers(0, 3000), json_values),
 )
 trees = st.lists(st.tuples(folder_names, entries), min_size=1, max_size=4)
 
@@ -97,6 +99,14 @@ def build(folder, entry, secret):
     elif kind == "mlflow_db":
         rows = [(key, value, index, extra, 0) for index, (key, value) in enumerate(content)]
         mlflow_db(path_of(path, "mlflow.db"), rows).close()
+    elif kind == "many_keys":
+        rows = [{f"val_k{index}": "0.5", "eval_loss": extra} for index in range(content)]
+        with open(os.path.join(path, "trainer_state.json"), "w") as out:
+            out.write(state_text(rows, 1))
+    elif kind == "many_files":
+        for index in range(1 + content // 10):
+            with open(os.path.join(path, f"run-{index}.wandb"), "wb"):
+                pass
     else:
         target = os.path.join(folder, content)
         if kind == "link":

@@ -51,8 +51,9 @@ LOOKAHEAD = 64 << 10
 MAX_VALUE = 16 << 20
 _WHITESPACE = " \t\n\r"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-# A string (closed, or running off the text read so far) or a bracket: what skipping a value needs to see.
-_BRACKETS_AND_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*(?P<closed>")?|[\[\]{}]')
+# A string (closed, or running off the text read so far), or a run of opening or of closing brackets:
+# what skipping a value needs to see (a run is one token, so 100k levels cost a few tokens).
+_BRACKETS_AND_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*(?P<closed>")?|[\[{]+|[\]}]+')
 
 
 class _Truncated(Exception):
@@ -166,10 +167,13 @@ class JsonWindow:
                         self.fill(len(self.text) - self.pos + READ_CHUNK)
                         break
                     continue
-                depth += 1 if token in "[{" else -1
-                if depth <= 0:
-                    self.pos = match.end()
+                if token[0] in "[{":
+                    depth += len(token)
+                elif len(token) >= depth:
+                    self.pos = match.start() + depth
                     return
+                else:
+                    depth -= len(token)
             else:
                 self.pos = len(self.text)
                 if self.eof:
