@@ -39,7 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return run(rest)
     except QadiagError as error:
-        print(f"qadiag {command}: error: {error}", file=sys.stderr)
+        from qadiag.formats import escape  # the message quotes paths and records: never print them raw
+
+        print(f"qadiag {command}: error: {escape(str(error))}", file=sys.stderr)
         return error.exit_code
     except BrokenPipeError:  # `qadiag ... | head`: the reader went away; that is not an error
         sys.stderr.close()

@@ -113,6 +113,10 @@ CODES: dict[str, Code] = {
         ("QD906", W, "unsupported file version or unknown record type"),
         ("QD907", W, "log file is empty"),
         ("QD908", E, "file is not in the format its name says"),
+        ("QD909", E, "a link or special file (FIFO, socket, device) where a log is expected: not read"),
+        ("QD910", E, "qadiag could not read this file: internal error (please report it)"),
+        ("QD911", E, "a limit on the work per input was reached (nesting, depth, rows, time): the rest not read"),
+        ("QD912", W, "a value that cannot be what the format says (a step that is not a whole number)"),
     ),
 }
 

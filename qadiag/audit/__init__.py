@@ -1,11 +1,17 @@
 """``qadiag audit-logs``: read finished runs' log files and apply the probes' rules offline.
 
-Data flows one way: :mod:`~qadiag.audit.discover` finds the log sources under the given directories,
-each reader in :mod:`~qadiag.audit.readers` turns a source into one stream of
-:class:`~qadiag.audit.records.LogRow` (plus the run settings it found and the problems it met, as
-findings), :mod:`~qadiag.audit.rules` applies the shared metric-key rules per source and compares the
-sources of one run, and :mod:`~qadiag.audit.command` prints the report.
+Data flows one way: :mod:`~qadiag.audit.discover` walks the directories and asks each registered
+reader (:data:`qadiag.audit.readers.READERS`) which paths it claims and how they group into sources;
+each reader turns a source into a stream of :class:`~qadiag.audit.records.LogRow` and
+:class:`~qadiag.audit.records.Setting` (problems go out of band, into a per-file sink);
+:mod:`~qadiag.audit.pipeline` runs the row rules of :mod:`~qadiag.audit.rules` on every source as it
+streams, groups the sources into runs (:mod:`~qadiag.audit.runs`), runs the cross-source rules per run
+and bounds what is reported; :mod:`~qadiag.audit.command` prints it.
 
+Run directories are untrusted input: :mod:`~qadiag.audit.files` opens them without following links.
 Importing this package imports neither torch, transformers nor wandb: the wandb protobufs load only
 when a ``.wandb`` file is read, the TensorBoard ones only when an event file is.
 """
+
+# Where an internal error (a bug in qadiag, never in the user's run) is to be reported.
+REPORT_BUGS_AT = "the qadiag issue tracker"

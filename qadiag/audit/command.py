@@ -1,7 +1,9 @@
 """``qadiag audit-logs RUN_DIR [RUN_DIR ...]``: arguments, progress, report, exit code.
 
-Exit codes (DESIGN.md §1): 0 no error-level findings, 1 error-level findings (warnings too with
-``--strict``), 2 a usage error or nothing auditable found.
+Exit codes (DESIGN.md §1, ruff's convention): 0 no error-level findings, 1 error-level findings
+(warnings too with ``--strict``), 2 a usage error, nothing auditable found, or an internal error (a bug
+in qadiag outside the readers: said so, with where to report it). A reader failing on a file is a QD910
+finding for that file, not an exit 2: the other files and runs are still audited.
 """
 
 from __future__ import annotations
@@ -9,16 +11,19 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from qadiag.audit.discover import LOOKED_FOR, discover
+from qadiag.audit import REPORT_BUGS_AT
+from qadiag.audit.discover import discover
+from qadiag.audit.pipeline import audit
+from qadiag.audit.readers import looked_for
 from qadiag.audit.records import Source
-from qadiag.audit.rules import audit
 from qadiag.errors import QadiagError
 from qadiag.findings import is_failure, select
-from qadiag.formats import FORMATTERS
+from qadiag.formats import FORMATTERS, escape
 
 # Show progress when there is this much to read (and stdout is a terminal).
 PROGRESS_MIN_BYTES = 32 << 20
@@ -33,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         "metrics outside their namespace, missing or non-finite losses, restarts, sources that disagree, "
         "and damaged files.",
         epilog="exit status: 0 no errors, 1 error-level findings (or warnings with --strict), "
-        "2 usage error or nothing auditable found",
+        "2 usage error, nothing auditable found, or an internal error",
     )
     parser.add_argument(
         "run_dirs",
@@ -96,6 +101,7 @@ class Progress:
         percent = 100 * done / self.total if self.total else 100
         status = f"audit-logs: {done / 2**20:,.1f}/{self.total / 2**20:,.1f} MB ({percent:.0f}%) "
         room = PROGRESS_WIDTH - len(status)
+        name = escape(name)
         shown = name if len(name) <= room else "..." + name[-(room - 3) :]
         self.stream.write(f"\r{status}{shown:<{room}}")
         self.stream.flush()
@@ -117,6 +123,16 @@ def main(argv: Sequence[str]) -> int:
         args = build_parser().parse_args(list(argv))
     except SystemExit as exit_:
         return 0 if exit_.code == 0 else 2
+    try:
+        return _audit(args)
+    except (QadiagError, BrokenPipeError):
+        raise
+    except Exception as error:  # a bug in qadiag outside the readers: say so, never exit 1 (= "findings")
+        _internal_error(error)
+        return 2
+
+
+def _audit(args: argparse.Namespace) -> int:
     missing = [str(path) for path in args.run_dirs if not path.exists()]
     if missing:
         raise QadiagError(
@@ -125,15 +141,34 @@ def main(argv: Sequence[str]) -> int:
     found = discover(args.run_dirs)
     if not found.sources and not found.findings:
         raise QadiagError(
-            f"nothing auditable under {', '.join(map(str, args.run_dirs))}: looked for {LOOKED_FOR}",
+            f"nothing auditable under {', '.join(map(str, args.run_dirs))}: looked for {looked_for()}",
             fix="pass the training output dir, the wandb/ dir, the TensorBoard log dir or the mlruns/ dir",
         )
     progress = _progress(found.sources, args.no_progress)
     try:
-        findings = found.findings + audit(found.sources, found.output_dirs, progress)
+        findings = audit(found.sources, found.output_dirs, progress, found.findings)
     finally:
         if progress is not None:
             progress.close()
     shown = select(findings, args.select, args.ignore)
-    print(FORMATTERS[args.format](shown))
+    _write(sys.stdout, FORMATTERS[args.format](shown) + "\n")
     return 1 if any(is_failure(item, args.strict) for item in shown) else 0
+
+
+def _write(stream: TextIO, text: str) -> None:
+    """``text`` on ``stream`` whatever its encoding (an ASCII terminal gets backslash escapes, not a crash)."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+    stream.flush()
+
+
+def _internal_error(error: Exception) -> None:
+    details = "".join(traceback.format_exception(error))
+    _write(
+        sys.stderr,
+        f"qadiag audit-logs: internal error: {escape(f'{type(error).__name__}: {error}')}\n"
+        f"This is a bug in qadiag, not a problem in your runs: please report it at {REPORT_BUGS_AT}, "
+        "with the details below and `qadiag --version`.\n"
+        + "\n".join(escape(line) for line in details.splitlines())
+        + "\n",
+    )

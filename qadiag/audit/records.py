@@ -1,4 +1,4 @@
-"""The one normalised record type every reader produces, and what a reader reads.
+"""The records every reader produces, and what a reader reads.
 
 A :class:`LogRow` is one logged dict: one ``Trainer.log`` call as ``trainer_state.json`` stores it, one
 W&B ``history`` record, one group of TensorBoard scalars or MLflow metrics with the same step. Rows,
@@ -12,32 +12,36 @@ Keys are stored as the Trainer logged them (``eval_f1``); sources that store the
 
 from __future__ import annotations
 
-import enum
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qadiag.findings import Finding
 from qadiag.namespaces import EVAL_PREFIX, TEST_PREFIX, logger_key
 
 
-class SourceKind(str, enum.Enum):
-    TRAINER_STATE = "trainer_state"
-    WANDB = "wandb"
-    TENSORBOARD = "tensorboard"
-    MLFLOW = "mlflow"
+def __getattr__(name: str) -> Any:
+    """``SourceKind`` is derived from the registered readers (:mod:`qadiag.audit.readers`, which imports
+    this module): it is looked up there on first use, so ``from qadiag.audit.records import SourceKind``
+    keeps working."""
+    if name == "SourceKind":
+        from qadiag.audit.readers import SourceKind
+
+        return SourceKind
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
 class Source:
     """One log source of a run: the files a reader reads as one stream, in order.
 
+    ``kind`` is the reader's kind (:attr:`qadiag.audit.readers.base.Reader.kind`).
     ``home`` is the directory the source belongs to by its location (an output dir, a W&B run dir);
     the run it is audited with may change once the source says which output dir it logged for.
     ``table_key`` selects one run inside a shared file (an ``mlflow.db`` run id).
     """
 
-    kind: SourceKind
+    kind: str
     name: str
     files: tuple[Path, ...]
     home: Path
@@ -48,7 +52,7 @@ class Source:
         total = 0
         for path in self.files:
             try:
-                total += path.stat().st_size
+                total += os.lstat(path).st_size
             except OSError:
                 continue
         return total
@@ -85,8 +89,6 @@ class Setting:
 
 
 SETTING_NAMES = frozenset({"metric_for_best_model", "output_dir", "logging_nan_inf_filter"})
-
-Item = LogRow | Setting | Finding
 
 
 @dataclass

@@ -1,267 +1,239 @@
-"""The rules over the row stream: per source, then across the sources of one run.
+"""The audit's rules, as two lists.
 
-Per source, streaming: the probes' metric-key rules
-(:func:`qadiag.namespaces.check_row`) on every row, eval loss present and finite in every evaluation,
-training loss finite, steps never going backwards. A finding that repeats row after row is reported
-once per source, key and code, with how many rows and which steps it covers.
+:data:`ROW_RULES` run on every row of a source as it streams: each is a small class, instantiated once
+per source, with ``check(row, kind)`` per row and ``finish()`` at the end of the source; the metric-key
+rules are the probes' own (:func:`qadiag.namespaces.check_row`) and the loss rules are
+:mod:`qadiag.loss_rules`, shared with the live ``eval-loss`` probe.
 
-Across the sources of one run (the same output dir, by location or by the ``output_dir`` a W&B,
-TensorBoard or MLflow run recorded): ``loss`` and ``eval_loss`` must agree step by step (a value that
-is non-finite in one source but finite in another was hidden, e.g. by ``logging_nan_inf_filter``),
-every evaluation must be in every source that covers its step, and ``metric_for_best_model`` must be
-among the evaluation keys. What is kept per row is only what these rules need: the step and value of
-``loss``/``eval_loss`` (16 bytes each, in arrays), and the steps of evaluations.
+:data:`CROSS_SOURCE_RULES` run on the sources of one run (the same output dir, by location or by the
+``output_dir`` a source recorded): each is a function of the runs' :class:`SourceSummary` objects, which
+keep only what these rules need: the step and value of ``loss``/``eval_loss`` (16 bytes each, in arrays),
+the steps of evaluations (8 bytes each), a bounded set of evaluation keys, and the settings.
+
+A rule returns findings located at a row (:func:`located`); :mod:`qadiag.audit.pipeline` merges repeats.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from qadiag.audit.readers import read
-from qadiag.audit.records import LogRow, Setting, Source, SourceKind
+from qadiag.audit import readers
+from qadiag.audit.records import LogRow, Setting, Source
 from qadiag.findings import Finding, finding
 from qadiag.loss_rules import missing_eval_loss, non_finite_loss
-from qadiag.namespaces import EVAL_PREFIX, RowKind, check_row, infer_row_kind, is_number
+from qadiag.namespaces import EVAL_PREFIX, RowKind, check_row
 
 COMPARED_KEYS = ("loss", "eval_loss")
 LOSS_KEYS = ("loss", "train_loss", "eval_loss")
-REFERENCE_ORDER = (SourceKind.TRAINER_STATE, SourceKind.WANDB, SourceKind.TENSORBOARD, SourceKind.MLFLOW)
 # TensorBoard stores float32: agreement is judged at float32 precision.
 RELATIVE_TOLERANCE, ABSOLUTE_TOLERANCE = 1e-5, 1e-8
 _PLAIN_TYPES = frozenset({float, int, str, type(None)})
 MAX_CACHED_KEY_SETS = 4096
+# Evaluation keys kept per source for QD204 (a source with more has its list cut, and QD204 is not judged).
+MAX_EVAL_KEYS = 1024
 
 
-class ProgressSink(Protocol):
-    def update(self, source: Source, offset: int) -> None: ...
-
-    def finished(self, source: Source) -> None: ...
-
-
-@dataclass
-class _Tally:
-    """One finding that recurs: the first occurrence, how often, and the step range."""
-
-    first: Finding
-    count: int = 1
-    last_step: int | None = None
-
-    def finding(self) -> Finding:
-        if self.count == 1:
-            return self.first
-        steps = ""
-        if self.first.step is not None and self.last_step is not None and self.last_step != self.first.step:
-            steps = f", steps {self.first.step} to {self.last_step}"
-        return dataclasses.replace(
-            self.first,
-            message=f"{self.first.message} ({self.count} times{steps})",
-            evidence={**self.first.evidence, "count": self.count, "last_step": self.last_step},
-        )
+def located(template: Finding, row: LogRow, **evidence: Any) -> Finding:
+    """``template`` placed at ``row``: its file, step and byte offset (plus evidence, if any)."""
+    if evidence:
+        evidence = {**template.evidence, **evidence}
+        return replace(template, source=row.file, step=row.step, offset=row.offset, evidence=evidence)
+    return replace(template, source=row.file, step=row.step, offset=row.offset)
 
 
-@dataclass
-class _Series:
-    steps: array = field(default_factory=lambda: array("q"))
-    values: array = field(default_factory=lambda: array("d"))
+class RowRule(Protocol):
+    def check(self, row: LogRow, kind: RowKind) -> Iterable[Finding]: ...
+
+    def finish(self) -> Iterable[Finding]: ...
 
 
-@dataclass
-class SourceAudit:
-    """What one source says, checked row by row, reduced to what the cross-source rules need."""
+# -- row rules ------------------------------------------------------------------------------------
 
-    source: Source
-    rows: int = 0
-    min_step: int | None = None
-    max_step: int | None = None
-    eval_steps: set[int] = field(default_factory=set)
-    eval_keys: set[str] = field(default_factory=set)
-    series: dict[str, _Series] = field(default_factory=lambda: {key: _Series() for key in COMPARED_KEYS})
-    settings: dict[str, Setting] = field(default_factory=dict)
-    reader_findings: list[Finding] = field(default_factory=list)
-    tallies: dict[tuple[str, str | None], _Tally] = field(default_factory=dict)
-    _evaluation: LogRow | None = None
-    _evaluation_has_loss: bool = False
-    _row_checks: dict[tuple[str, ...], tuple[RowKind, list[Finding]]] = field(default_factory=dict)
 
-    # -- per row --------------------------------------------------------------------------------
-    def add(self, item: Any) -> None:
-        if isinstance(item, LogRow):
-            self.row(item)
-        elif isinstance(item, Setting):
-            self.settings.setdefault(item.name, item)
-        else:
-            self.reader_findings.append(item)
+class MetricKeys:
+    """QD1xx: the metric-key rules on every row; rows with the same keys and plain values share one result."""
 
-    def row(self, row: LogRow) -> None:
-        if not row.values:
-            return
-        self.rows += 1
-        kind = self._check_keys(row)
-        step = row.step
-        if step is not None:
-            self._check_order(row, step)
-        if kind is RowKind.EVAL:
-            self._evaluation_row(row, step)
-        elif self._evaluation is not None:
-            self._close_evaluation()
-        for key in LOSS_KEYS:
-            if key in row.values:
-                self._check_loss(row, key, kind)
+    def __init__(self) -> None:
+        self._checked: dict[tuple[str, ...], list[Finding]] = {}
 
-    def _check_keys(self, row: LogRow) -> RowKind:
-        """``check_row`` on the row; rows with the same keys and plain values share one result."""
+    def check(self, row: LogRow, kind: RowKind) -> Iterable[Finding]:
         keys = tuple(row.values)
-        if _PLAIN_TYPES.issuperset(map(type, row.values.values())):
-            cached = self._row_checks.get(keys)
-            if cached is None:
-                cached = (infer_row_kind(keys), check_row(row.values))
-                if len(self._row_checks) < MAX_CACHED_KEY_SETS:
-                    self._row_checks[keys] = cached
-            kind, templates = cached
-        else:
-            kind, templates = infer_row_kind(keys), check_row(row.values)
-        for template in templates:
-            self.tally(
-                template, row, row.step, logger_key=row.logger_key(template.key) if template.key else None
-            )
-        return kind
+        templates = self._checked.get(keys)
+        if templates is None:
+            templates = check_row(row.values, kind=kind)
+            plain = _PLAIN_TYPES.issuperset(map(type, row.values.values()))
+            if plain and len(self._checked) < MAX_CACHED_KEY_SETS:
+                self._checked[keys] = templates
+        if not templates:
+            return ()
+        return [self._at(template, row) for template in templates]
 
-    def _check_order(self, row: LogRow, step: int) -> None:
-        if self.max_step is not None and step < self.max_step:
-            self.tally(
+    @staticmethod
+    def _at(template: Finding, row: LogRow) -> Finding:
+        stored = row.logger_key(template.key) if template.key else None
+        if stored and stored != template.key:
+            return located(template, row, logger_key=stored)
+        return located(template, row)
+
+    def finish(self) -> Iterable[Finding]:
+        self._checked.clear()
+        return ()
+
+
+class StepOrder:
+    """QD601: the step goes backwards within a source (a restart, or a run resumed from an older checkpoint)."""
+
+    def __init__(self) -> None:
+        self.highest: int | None = None
+
+    def check(self, row: LogRow, kind: RowKind) -> Iterable[Finding]:
+        step = row.step
+        if step is None:
+            return ()
+        highest = self.highest
+        if highest is None or step >= highest:
+            self.highest = step
+            return ()
+        return (
+            located(
                 finding(
                     "QD601",
-                    f"the step goes back from {self.max_step} to {step}: the run was restarted or resumed "
+                    f"the step goes back from {highest} to {step}: the run was restarted or resumed "
                     "from an earlier checkpoint, so this source holds two histories for the same steps",
                     "audit each attempt separately (one output dir and logger run per attempt), or "
                     "resume with resume_from_checkpoint=<the latest checkpoint> so the history continues",
                 ),
                 row,
-                step,
-            )
-        self.max_step = step if self.max_step is None else max(self.max_step, step)
-        self.min_step = step if self.min_step is None else min(self.min_step, step)
+            ),
+        )
 
-    def _evaluation_row(self, row: LogRow, step: int | None) -> None:
-        if self._evaluation is not None and self._evaluation.step != step:
-            self._close_evaluation()
-        if self._evaluation is None:
-            self._evaluation, self._evaluation_has_loss = row, False
-        self._evaluation_has_loss |= "eval_loss" in row.values
-        self.eval_keys.update(row.values)
+    def finish(self) -> Iterable[Finding]:
+        return ()
+
+
+class EvalLossPresent:
+    """QD201: every evaluation (its rows at one step: the Trainer's and those a custom evaluate() adds)
+    carries an eval loss."""
+
+    def __init__(self) -> None:
+        self.first: LogRow | None = None
+        self.has_loss = False
+
+    def check(self, row: LogRow, kind: RowKind) -> Iterable[Finding]:
+        if kind is not RowKind.EVAL:
+            return self.finish() if self.first is not None else ()
+        done = self.finish() if self.first is not None and self.first.step != row.step else ()
+        if self.first is None:
+            self.first, self.has_loss = row, False
+        self.has_loss |= "eval_loss" in row.values
+        return done
+
+    def finish(self) -> Iterable[Finding]:
+        row, self.first = self.first, None
+        if row is None or self.has_loss:
+            return ()
+        logged = ", ".join(sorted(key for key in row.values if key != "epoch"))
+        return (located(missing_eval_loss(logged=logged), row),)
+
+
+class LossFinite:
+    """QD202 / QD205: no NaN or infinite eval or training loss."""
+
+    def check(self, row: LogRow, kind: RowKind) -> Iterable[Finding]:
+        found: list[Finding] | tuple[()] = ()
+        values = row.values
+        for key in LOSS_KEYS:
+            value = values.get(key)
+            if value is None or (type(value) is float and value - value == 0.0):  # absent, or finite
+                continue
+            problem = non_finite_loss(key, value)
+            if problem is not None:
+                found = [*found, located(problem, row)]
+        return found
+
+    def finish(self) -> Iterable[Finding]:
+        return ()
+
+
+ROW_RULES: list[Callable[[], RowRule]] = [MetricKeys, StepOrder, EvalLossPresent, LossFinite]
+
+
+# -- what one source says, for the cross-source rules -----------------------------------------------
+
+
+@dataclass(slots=True)
+class _Series:
+    steps: array = field(default_factory=lambda: array("q"))
+    values: array = field(default_factory=lambda: array("d"))
+
+
+@dataclass(slots=True)
+class SourceSummary:
+    """What one source says, reduced to what the cross-source rules need (slots, and a series only for a
+    key the source logged: an audit may hold tens of thousands of them)."""
+
+    source: Source
+    rows: int = 0
+    min_step: int | None = None
+    max_step: int | None = None
+    eval_steps: array = field(default_factory=lambda: array("q"))
+    eval_keys: set[str] = field(default_factory=set)
+    eval_keys_complete: bool = True
+    series: dict[str, _Series] = field(default_factory=dict)
+    settings: dict[str, Setting] = field(default_factory=dict)
+
+    def setting(self, item: Setting) -> None:
+        self.settings.setdefault(item.name, item)
+
+    def add(self, row: LogRow, kind: RowKind) -> None:
+        self.rows += 1
+        step = row.step
         if step is not None:
-            self.eval_steps.add(step)
-
-    def _close_evaluation(self) -> None:
-        row, self._evaluation = self._evaluation, None
-        if row is None or self._evaluation_has_loss:
+            if self.max_step is None or step > self.max_step:
+                self.max_step = step
+            if self.min_step is None or step < self.min_step:
+                self.min_step = step
+        if kind is RowKind.EVAL:
+            self._evaluation(row.values, step)
+            key = "eval_loss"  # an eval loss only from evaluation rows, a training loss only from others
+        else:
+            key = "loss"
+        value = row.values.get(key)
+        if step is None or value is None:
             return
-        logged = ", ".join(sorted(k for k in row.values if k != "epoch"))
-        self.tally(missing_eval_loss(logged=logged), row, row.step)
-
-    def _check_loss(self, row: LogRow, key: str, kind: RowKind) -> None:
-        value = row.values[key]
         if type(value) is not float:
-            if not is_number(value):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return
             value = float(value)
-        if (
-            key in self.series
-            and (kind is RowKind.EVAL) == key.startswith(EVAL_PREFIX)
-            and row.step is not None
-        ):
-            series = self.series[key]
-            series.steps.append(row.step)
-            series.values.append(value)
-        problem = non_finite_loss(key, value)
-        if problem is not None:
-            self.tally(problem, row, row.step)
+        series = self.series.get(key)
+        if series is None:
+            series = self.series[key] = _Series()
+        series.steps.append(step)
+        series.values.append(value)
 
-    def tally(
-        self, template: Finding, row: LogRow, step: int | None, *, logger_key: str | None = None
-    ) -> None:
-        key = (template.code, template.key)
-        existing = self.tallies.get(key)
-        if existing is not None:
-            existing.count += 1
-            existing.last_step = step if step is not None else existing.last_step
+    def _evaluation(self, values: dict[str, Any], step: int | None) -> None:
+        if step is not None:
+            self.eval_steps.append(step)
+        if not self.eval_keys_complete:
             return
-        evidence = {"logger_key": logger_key} if logger_key and logger_key != template.key else {}
-        first = dataclasses.replace(
-            template,
-            source=row.file,
-            step=step,
-            offset=row.offset,
-            evidence={**template.evidence, **evidence},
-        )
-        self.tallies[key] = _Tally(first, last_step=step)
-
-    def finish(self) -> None:
-        self._close_evaluation()
-        self._row_checks.clear()
-
-    def findings(self) -> list[Finding]:
-        return self.reader_findings + [tally.finding() for tally in self.tallies.values()]
+        for key in values:
+            if key not in self.eval_keys:
+                if len(self.eval_keys) >= MAX_EVAL_KEYS:
+                    self.eval_keys_complete = False
+                    return
+                self.eval_keys.add(key)
 
 
-def audit_source(source: Source, progress: ProgressSink | None = None) -> SourceAudit:
-    state = SourceAudit(source)
-    for count, item in enumerate(read(source)):
-        state.add(item)
-        if (
-            progress is not None
-            and not count & 0xFFF
-            and isinstance(item, LogRow)
-            and item.offset is not None
-        ):
-            progress.update(source, item.offset)
-    state.finish()
-    if progress is not None:
-        progress.finished(source)
-    return state
+# -- cross-source rules ---------------------------------------------------------------------------
 
 
-# -- runs -----------------------------------------------------------------------------------------
-
-
-def claimed_output_dir(claim: Any, candidates: Iterable[Path]) -> Path | None:
-    """The directory a source's ``output_dir`` setting names: the same path, or else the one candidate
-    whose path ends like the claim, the longest such ending first (the run may have been copied, or
-    logged a relative path)."""
-    if not isinstance(claim, str) or not claim:
-        return None
-    claimed = Path(claim)
-    resolved = {path.resolve(): path for path in candidates}
-    if claimed.is_absolute() and claimed.resolve() in resolved:
-        return resolved[claimed.resolve()]
-    parts = [part for part in claimed.parts if part not in ("/", ".")]
-    shortest = 2 if claimed.is_absolute() else 1  # an absolute path that only shares its last name is not it
-    for length in range(len(parts), shortest - 1, -1):
-        tail = tuple(parts[-length:])
-        matches = [path for real, path in resolved.items() if real.parts[-length:] == tail]
-        if matches:
-            return matches[0] if len(matches) == 1 else None
-    return None
-
-
-def group_runs(audits: Sequence[SourceAudit], output_dirs: Sequence[Path]) -> dict[str, list[SourceAudit]]:
-    """Sources by run: where a source says it logged for, else where it lies."""
-    candidates = {*output_dirs, *(state.source.home for state in audits)}
-    runs: dict[str, list[SourceAudit]] = {}
-    for state in audits:
-        setting = state.settings.get("output_dir")
-        home = claimed_output_dir(setting.value if setting else None, candidates) or state.source.home
-        runs.setdefault(str(home), []).append(state)
-    return runs
-
-
-def _reference_first(audits: list[SourceAudit]) -> list[SourceAudit]:
-    return sorted(audits, key=lambda state: REFERENCE_ORDER.index(state.source.kind))
+def reference_first(summaries: Iterable[SourceSummary]) -> list[SourceSummary]:
+    """Sources in registry order: the first registered reader's source is the reference."""
+    order = {reader.kind: index for index, reader in enumerate(readers.READERS)}
+    return sorted(summaries, key=lambda summary: order.get(summary.source.kind, len(order)))
 
 
 def _last_per_step(series: _Series) -> tuple[Any, Any]:
@@ -275,11 +247,11 @@ def _last_per_step(series: _Series) -> tuple[Any, Any]:
     return unique, values[::-1][first_in_reversed]
 
 
-def compare_series(reference: SourceAudit, other: SourceAudit, key: str) -> Iterator[Finding]:
+def compare_series(reference: SourceSummary, other: SourceSummary, key: str) -> Iterator[Finding]:
     """QD602 for values that disagree, QD206 for a non-finite value hidden in one of the two sources."""
     import numpy as np
 
-    if not len(reference.series[key].steps) or not len(other.series[key].steps):
+    if key not in reference.series or key not in other.series:
         return
     ref_steps, ref_values = _last_per_step(reference.series[key])
     steps, values = _last_per_step(other.series[key])
@@ -287,7 +259,8 @@ def compare_series(reference: SourceAudit, other: SourceAudit, key: str) -> Iter
     a, b = ref_values[in_ref], values[in_other]
     finite_a, finite_b = np.isfinite(a), np.isfinite(b)
     both = finite_a & finite_b
-    differ = both & ~np.isclose(a, b, rtol=RELATIVE_TOLERANCE, atol=ABSOLUTE_TOLERANCE)
+    with np.errstate(over="ignore", invalid="ignore"):  # values near the float64 limits are data too
+        differ = both & ~np.isclose(a, b, rtol=RELATIVE_TOLERANCE, atol=ABSOLUTE_TOLERANCE)
     for hidden_in, shown_in, mask in (
         (other, reference, ~finite_a & finite_b),
         (reference, other, finite_a & ~finite_b),
@@ -297,7 +270,7 @@ def compare_series(reference: SourceAudit, other: SourceAudit, key: str) -> Iter
             shown, hidden = (a, b) if shown_in is reference else (b, a)
             yield finding(
                 "QD206",
-                f"{key} at step {int(common[first])} is {shown[first]} in {shown_in.source.kind.value} but "
+                f"{key} at step {int(common[first])} is {shown[first]} in {shown_in.source.kind} but "
                 f"{hidden[first]:.6g} here ({int(mask.sum())} step(s) like it): a non-finite loss was "
                 "replaced before it reached this log (logging_nan_inf_filter=True does that to the "
                 "Trainer's logs)",
@@ -312,7 +285,7 @@ def compare_series(reference: SourceAudit, other: SourceAudit, key: str) -> Iter
         yield finding(
             "QD602",
             f"{key} at step {int(common[first])} is {b[first]:.8g} here but {a[first]:.8g} in "
-            f"{reference.source.kind.value} ({reference.source.name}); {int(differ.sum())} of {len(common)} "
+            f"{reference.source.kind} ({reference.source.name}); {int(differ.sum())} of {len(common)} "
             "shared steps disagree, so the two logs are not of the same training",
             "check that both logs come from the same run (a restarted run logging into an old "
             "W&B/TensorBoard run, two trainings sharing one output dir) and that no callback rewrites "
@@ -324,34 +297,41 @@ def compare_series(reference: SourceAudit, other: SourceAudit, key: str) -> Iter
         )
 
 
-def missing_evaluations(has: SourceAudit, lacks: SourceAudit) -> Iterator[Finding]:
+def missing_evaluations(has: SourceSummary, lacks: SourceSummary) -> Iterator[Finding]:
     """QD603: evaluations in ``has`` at steps ``lacks`` covers but holds no evaluation for."""
-    if lacks.min_step is None or lacks.max_step is None:
+    import numpy as np
+
+    if lacks.min_step is None or lacks.max_step is None or not len(has.eval_steps):
         return
     low, high = lacks.min_step, lacks.max_step
-    missing = sorted(step for step in has.eval_steps - lacks.eval_steps if low <= step <= high)
-    if missing:
-        shown = ", ".join(str(step) for step in missing[:5]) + (", ..." if len(missing) > 5 else "")
+    theirs = np.frombuffer(has.eval_steps, dtype=np.int64)
+    ours = np.frombuffer(lacks.eval_steps, dtype=np.int64)
+    candidates = np.setdiff1d(theirs, ours)
+    missing = candidates[(candidates >= low) & (candidates <= high)]
+    if missing.size:
+        shown = ", ".join(str(int(step)) for step in missing[:5]) + (", ..." if missing.size > 5 else "")
         yield finding(
             "QD603",
-            f"{len(missing)} evaluation(s) logged in {has.source.kind.value} ({has.source.name}) are missing "
+            f"{missing.size} evaluation(s) logged in {has.source.kind} ({has.source.name}) are missing "
             f"here, at step(s) {shown}, although this log covers steps {low} to {high}",
             "an eval row that reached one logger but not another was dropped on the way: check for a value "
             "the logger rejects (non-numbers in W&B/TensorBoard/MLflow) or a callback that filters rows",
             source=str(lacks.source.files[0]),
-            step=missing[0],
-            evidence={"other_source": has.source.name, "count": len(missing)},
+            step=int(missing[0]),
+            evidence={"other_source": has.source.name, "count": int(missing.size)},
         )
 
 
-def best_metric_present(audits: list[SourceAudit]) -> Iterator[Finding]:
+def best_metric_present(summaries: Sequence[SourceSummary]) -> Iterator[Finding]:
     """QD204: ``metric_for_best_model`` must name a key of the evaluation rows."""
     setting = next(
-        (s.settings["metric_for_best_model"] for s in audits if "metric_for_best_model" in s.settings), None
+        (s.settings["metric_for_best_model"] for s in summaries if "metric_for_best_model" in s.settings), None
     )
     if setting is None or not isinstance(setting.value, str) or not setting.value:
         return
-    evaluated = set().union(*(state.eval_keys for state in audits))
+    if not all(summary.eval_keys_complete for summary in summaries):
+        return  # a source with more evaluation keys than are kept: whether it holds the metric is unknown
+    evaluated = set().union(*(summary.eval_keys for summary in summaries))
     if not evaluated:
         return
     wanted = setting.value if setting.value.startswith(EVAL_PREFIX) else EVAL_PREFIX + setting.value
@@ -369,27 +349,24 @@ def best_metric_present(audits: list[SourceAudit]) -> Iterator[Finding]:
         )
 
 
-def cross_source(audits: list[SourceAudit]) -> Iterator[Finding]:
-    ordered = _reference_first([state for state in audits if state.rows])
-    yield from best_metric_present(audits)
-    if len(ordered) < 2:
-        return
-    reference, others = ordered[0], ordered[1:]
-    for other in others:
+def losses_agree(summaries: Sequence[SourceSummary]) -> Iterator[Finding]:
+    """QD602 / QD206: ``loss`` and ``eval_loss`` step by step, each source against the reference."""
+    ordered = reference_first(summary for summary in summaries if summary.rows)
+    for other in ordered[1:]:
         for key in COMPARED_KEYS:
-            yield from compare_series(reference, other, key)
-        yield from missing_evaluations(reference, other)
-        yield from missing_evaluations(other, reference)
+            yield from compare_series(ordered[0], other, key)
 
 
-def audit(
-    sources: Sequence[Source], output_dirs: Sequence[Path], progress: ProgressSink | None = None
-) -> list[Finding]:
-    """Every finding for the sources, each tagged with the run it belongs to."""
-    audits = [audit_source(source, progress) for source in sources]
-    findings: list[Finding] = []
-    for run, members in group_runs(audits, output_dirs).items():
-        run_findings = [item for state in members for item in state.findings()]
-        run_findings.extend(cross_source(members))
-        findings.extend(dataclasses.replace(item, run=run) for item in run_findings)
-    return findings
+def evaluations_in_every_source(summaries: Sequence[SourceSummary]) -> Iterator[Finding]:
+    """QD603: each evaluation of the reference is in every other source that covers its step, and back."""
+    ordered = reference_first(summary for summary in summaries if summary.rows)
+    for other in ordered[1:]:
+        yield from missing_evaluations(ordered[0], other)
+        yield from missing_evaluations(other, ordered[0])
+
+
+CROSS_SOURCE_RULES: list[Callable[[Sequence[SourceSummary]], Iterable[Finding]]] = [
+    best_metric_present,
+    losses_agree,
+    evaluations_in_every_source,
+]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qadiag.audit.readers import read
-from qadiag.audit.records import LogRow, Setting, Source, SourceKind
+from qadiag.audit.readers import SourceKind, reader_for
+from qadiag.audit.readers.base import ReadLog
+from qadiag.audit.records import LogRow, Setting, Source
 from qadiag.findings import Finding
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,16 +32,17 @@ def source(kind: SourceKind, *files: Path, table_key: str | None = None) -> Sour
 
 
 def read_all(kind: SourceKind, *files: Path, table_key: str | None = None) -> Read:
-    """Everything a reader yields for these files; fails on anything that is not a row/setting/finding."""
+    """Everything a reader yields for these files, and the findings it reported; fails on anything
+    yielded that is not a row or a setting."""
     result = Read()
-    for item in read(source(kind, *files, table_key=table_key)):
+    log = ReadLog()
+    for item in reader_for(kind).read(source(kind, *files, table_key=table_key), log):
         if isinstance(item, LogRow):
             result.rows.append(item)
-        elif isinstance(item, Setting):
-            result.settings.append(item)
         else:
-            assert isinstance(item, Finding), item
-            result.findings.append(item)
+            assert isinstance(item, Setting), item
+            result.settings.append(item)
+    result.findings = log.findings()
     return result
 
 

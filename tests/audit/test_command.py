@@ -61,7 +61,9 @@ def test_each_namespace_bug_is_found_in_every_source(hf_runs, capsys, variant, c
     logged_to = {"wandb": "wandb", "tensorboard": "tensorboard", "mlflow": "mlflow"}
     assert kinds_with(findings, code) == {"trainer_state", *(logged_to[r] for r in reporters())}
     assert {item["run"] for item in findings} == {str(hf_runs / variant / "out")}
-    assert all(item["evidence"]["count"] == 3 and item["step"] == 4 for item in findings)
+    # one finding per source and key, counted (qadiag.findings.FindingGroups), with where it recurs
+    assert all(item["count"] == 3 and item["step"] == 4 for item in findings)
+    assert all([at["step"] for at in item["evidence"]["occurrences"]] == [4, 8, 12] for item in findings)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qadiag.audit.readers.mlflow import DatabaseProblem, list_runs
+from qadiag.audit.readers.base import Problems
+from qadiag.audit.readers.mlflow import list_runs
 from qadiag.audit.records import SourceKind
 from tests.audit.framing import WANDB_HEADER, tfrecord
 from tests.audit.helpers import only, read_all
@@ -40,10 +41,10 @@ def read_mlflow(directory, content):
     result = read_all(SourceKind.MLFLOW, run)
     database = directory / "mlflow.db"
     database.write_bytes(content)
-    try:
-        runs = list_runs(database)
-    except DatabaseProblem as problem:
-        assert problem.findings
+    problems = Problems(str(database))
+    runs = list_runs(database, problems)
+    if not runs:
+        assert problems.findings()
         return result
     for run_id, _ in runs:
         read_all(SourceKind.MLFLOW, database, table_key=run_id)

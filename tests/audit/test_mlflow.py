@@ -6,7 +6,8 @@ import sqlite3
 
 import pytest
 
-from qadiag.audit.readers.mlflow import DatabaseProblem, list_runs
+from qadiag.audit.readers.base import Problems
+from qadiag.audit.readers.mlflow import list_runs
 from qadiag.audit.records import SourceKind
 from tests.audit.helpers import read_all
 
@@ -51,7 +52,9 @@ def test_mlflow_db_runs_read_like_the_file_store(logger_runs):
         pytest.skip(
             "mlflow.db needs sqlalchemy and alembic (full mlflow); mlflow-skinny writes only file stores"
         )
-    ((run_id, _),) = list_runs(database)
+    problems = Problems(str(database))
+    ((run_id, _),) = list_runs(database, problems)
+    assert problems.findings() == []
     from_db = read_all(MLFLOW, database, table_key=run_id)
     from_files = read_all(MLFLOW, run_dir(logger_runs / "mlflow_files"))
     assert from_db.findings == []
@@ -97,17 +100,17 @@ def test_stored_non_finite_values_come_back(tmp_path):
 def test_a_database_that_cannot_be_listed_is_a_finding(tmp_path, content, code):
     path = tmp_path / "mlflow.db"
     path.write_bytes(content)
-    with pytest.raises(DatabaseProblem) as problem:
-        list_runs(path)
-    assert [f.code for f in problem.value.findings] == [code]
+    problems = Problems(str(path))
+    assert list_runs(path, problems) == []
+    assert [f.code for f in problems.findings()] == [code]
 
 
 def test_a_sqlite_file_without_mlflow_tables_is_unsupported(tmp_path):
     path = tmp_path / "mlflow.db"
     sqlite3.connect(path).execute("CREATE TABLE other (x)").connection.commit()
-    with pytest.raises(DatabaseProblem) as problem:
-        list_runs(path)
-    assert [f.code for f in problem.value.findings] == ["QD906"]
+    problems = Problems(str(path))
+    assert list_runs(path, problems) == []
+    assert [f.code for f in problems.findings()] == ["QD906"]
 
 
 def test_databases_from_before_the_is_nan_column_are_read(tmp_path):

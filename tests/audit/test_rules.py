@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from qadiag.audit.rules import claimed_output_dir
+from qadiag.audit.runs import claimed_output_dir
 
 CANDIDATES = [Path("/data/copy/exp1/out"), Path("/data/copy/exp2/out"), Path("/data/copy/exp2/other")]
 

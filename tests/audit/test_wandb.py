@@ -18,9 +18,10 @@ WANDB = SourceKind.WANDB
 
 
 def payloads_of(path):
+    problems = Problems(str(path))
     with open(path, "rb") as handle:
-        items = list(reader.payloads(handle, Problems(str(path))))
-    assert all(isinstance(item, tuple) for item in items), items
+        items = list(reader.payloads(handle, problems))
+    assert problems.findings() == []
     return [payload for _, payload in items]
 
 

@@ -15,21 +15,33 @@ does; a file cut short (a killed run) is reported and everything before the cut 
 record types the audit needs (history, config, run) are decoded: the type is read from the encoded
 record first (wandb-core writes the fields outside the ``record_type`` oneof, such as ``num`` and
 ``_info``, before it), which skips the ``summary`` record that precedes every history record.
+
+Values are data: a ``train/global_step`` that is not a whole number, a ``value_json`` nested deeper
+than the decoder goes or a protobuf nested past its limit are findings, never exceptions.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from qadiag.audit.readers.base import Problems
-from qadiag.audit.records import SETTING_NAMES, Item, LogRow, Setting, Source, trainer_key
-from qadiag.findings import Finding
+from qadiag.audit.files import open_regular
+from qadiag.audit.readers.base import (
+    Layout,
+    Problems,
+    Reader,
+    ReadLog,
+    Record,
+    TooDeep,
+    decode_json,
+    describe_value,
+    whole_step,
+)
+from qadiag.audit.records import SETTING_NAMES, LogRow, Setting, Source, trainer_key
 from qadiag.namespaces import TRAIN_SUMMARY_KEYS
 
 MAGIC = b":W&B"
@@ -92,10 +104,10 @@ class _Assembler:
     def drop(self) -> None:
         self.parts, self.size = None, 0
 
-    def add(self, kind: int, payload: bytes, offset: int) -> Iterator[tuple[int, bytes] | Any]:
+    def add(self, kind: int, payload: bytes, offset: int) -> Iterator[tuple[int, bytes]]:
         if kind in (FULL, FIRST):
             if self.parts is not None:
-                yield from self.problems.corrupt(
+                self.problems.corrupt(
                     f"record split across blocks from byte {self.offset} never got its last part",
                     offset,
                     "it was skipped",
@@ -109,13 +121,13 @@ class _Assembler:
             return
         if self.parts is None:
             if not self.resyncing:
-                yield from self.problems.corrupt(
+                self.problems.corrupt(
                     "continuation chunk without the start of its record", offset, "it was skipped"
                 )
             return
         self.size += len(payload)
         if self.size > MAX_RECORD:
-            yield from self.problems.impossible_length(
+            self.problems.impossible_length(
                 "record split across blocks", self.size, MAX_RECORD, self.offset, "it was skipped"
             )
             self.drop()
@@ -128,20 +140,20 @@ class _Assembler:
             yield self.offset, record
 
 
-def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes] | Any]:
-    """``(offset, record bytes)`` for each record of an open ``.wandb`` file; findings in between."""
+def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes]]:
+    """``(offset, record bytes)`` for each record of an open ``.wandb`` file; problems go to ``problems``."""
     head = handle.read(2 * BLOCK + CHUNK_HEADER)
     if not head:
-        yield from problems.empty("the run wrote no records")
+        problems.empty("the run wrote no records")
         return
     if head[:4] != MAGIC:
-        yield from problems.wrong_format("a W&B transaction log (.wandb)", head)
+        problems.wrong_format("a W&B transaction log (.wandb)", head)
         return
     if len(head) < CHUNK_HEADER:
-        yield from problems.truncated("the file header", 0)
+        problems.truncated("the file header", 0)
         return
     if head[:CHUNK_HEADER] != HEADER:
-        yield from problems.unsupported(
+        problems.unsupported(
             f"unknown .wandb header {head[:CHUNK_HEADER]!r} (this reader knows {HEADER!r}); the records "
             "were read as if it were that version",
             "upgrade qadiag if a newer wandb changed the format",
@@ -174,7 +186,7 @@ def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes]
             pos = block_end
             continue
         if end > block_end:
-            yield from problems.impossible_length(
+            problems.impossible_length(
                 "a chunk", length, block_end - pos - CHUNK_HEADER, pos, "skipped to the next 32 KiB block"
             )
             assembler.drop()
@@ -185,7 +197,7 @@ def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes]
             cut = ("a chunk", pos)
             break
         if zlib.crc32(data[local + 6 : end - start]) != crc or not FULL <= kind <= LAST:
-            yield from problems.corrupt(
+            problems.corrupt(
                 "chunk checksum mismatch" if FULL <= kind <= LAST else f"unknown chunk type {kind}",
                 pos,
                 "skipped to the next 32 KiB block",
@@ -205,12 +217,15 @@ def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes]
         where = cut[1] if cut else assembler.offset
         cut = (f"the record that starts at byte {assembler.offset} and is split across blocks", where)
     if cut:
-        yield from problems.truncated(*cut)
+        problems.truncated(*cut)
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """``(value, position after it)``; value -1 when the data ends first or the varint is longer than the
+    10 bytes of a uint64 (a run of continuation bytes must not grow one number without end)."""
     value, shift = 0, 0
-    while pos < len(data):
+    end = min(len(data), pos + 10)
+    while pos < end:
         byte = data[pos]
         value |= (byte & 0x7F) << shift
         pos += 1
@@ -254,12 +269,17 @@ def _record_class() -> Any:
     return wandb_internal_pb2.Record
 
 
-def typed_payloads(path: Path, problems: Problems, wanted: frozenset[int] | None = None) -> Iterator[Any]:
-    """``(offset, record type, payload)`` for each record (of the ``wanted`` types); findings."""
+
+
+def typed_payloads(
+    path: Path, problems: Problems, wanted: frozenset[int] | None = None
+) -> Iterator[tuple[int, int, bytes]]:
+    """``(offset, record type, payload)`` for each record (of the ``wanted`` types); problems go to
+    ``problems``."""
     try:
         record_class = _record_class()
     except ImportError as error:
-        yield from problems.unsupported(
+        problems.unsupported(
             f"cannot decode .wandb records: {error}", "install wandb (`pip install wandb`) to audit W&B runs"
         )
         return
@@ -267,48 +287,44 @@ def typed_payloads(path: Path, problems: Problems, wanted: frozenset[int] | None
         field.number for field in record_class.DESCRIPTOR.fields if field.containing_oneof is None
     )
     try:
-        with open(path, "rb") as handle:
-            for item in payloads(handle, problems):
-                if not isinstance(item, tuple):
-                    yield item
-                    continue
-                offset, payload = item
+        with open_regular(path) as handle:
+            for offset, payload in payloads(handle, problems):
                 kind = record_type(payload, outside_oneof)
                 if wanted is None or kind in wanted:
                     yield offset, kind, payload
     except OSError as error:
-        yield from problems.unreadable(error)
+        problems.unreadable(error)
 
 
-def decoded(offset: int, payload: bytes, problems: Problems) -> Iterator[Any]:
-    """The ``wandb_internal_pb2.Record`` of one payload, or the finding that it is not one."""
+def decoded(offset: int, payload: bytes, problems: Problems) -> Any | None:
+    """The ``wandb_internal_pb2.Record`` of one payload, or None (reported) when it is not one."""
     from google.protobuf.message import DecodeError
 
     try:
-        yield _record_class().FromString(payload)
+        return _record_class().FromString(payload)
     except DecodeError:
-        yield from problems.unsupported(
-            f"record at byte {offset} passed its checksum but is not a wandb Record; skipped",
-            "it was written by a wandb version this one cannot decode: audit with that version installed",
+        problems.unsupported(
+            f"record at byte {offset} passed its checksum but does not decode as a wandb Record (written by "
+            "another wandb version, or nested deeper than protobuf's limit); skipped",
+            "if a newer wandb wrote it, audit with that version installed; otherwise the file was crafted or "
+            "damaged before its checksums were written",
             offset=offset,
         )
+        return None
 
 
-def records(path: Path, problems: Problems, wanted: frozenset[int] | None = None) -> Iterator[Any]:
-    """``(offset, wandb_internal_pb2.Record)`` for each record (of the ``wanted`` types); findings."""
-    for item in typed_payloads(path, problems, wanted):
-        if not isinstance(item, tuple):
-            yield item
-            continue
-        offset, _, payload = item
-        for record in decoded(offset, payload, problems):
-            yield (offset, record) if not isinstance(record, Finding) else record
+def records(path: Path, problems: Problems, wanted: frozenset[int] | None = None) -> Iterator[tuple[int, Any]]:
+    """``(offset, wandb_internal_pb2.Record)`` for each record (of the ``wanted`` types)."""
+    for offset, _, payload in typed_payloads(path, problems, wanted):
+        record = decoded(offset, payload, problems)
+        if record is not None:
+            yield offset, record
 
 
 def json_value(raw: str | bytes) -> Any:
-    """A ``value_json``: numbers (``NaN``/``Infinity`` included) fast, anything else via json.
-
-    Raises UnicodeDecodeError for bytes that are not UTF-8 (protobuf refuses such a record too).
+    """A ``value_json``: numbers (``NaN``/``Infinity`` included) fast, other JSON decoded, anything that
+    is not JSON kept as text. Raises :class:`~qadiag.audit.readers.base.TooDeep` for JSON nested too deep
+    to decode, and UnicodeDecodeError for bytes that are not UTF-8 (protobuf refuses such a record too).
     """
     try:
         return float(raw)
@@ -316,7 +332,7 @@ def json_value(raw: str | bytes) -> Any:
         pass
     text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     try:
-        return json.loads(text)
+        return decode_json(text)
     except ValueError:
         return text
 
@@ -360,10 +376,12 @@ def protobuf_items(record: Any) -> tuple[list[tuple[str, Any]], int | None]:
 
 class HistoryRows:
     """Turns history records into rows; what each logger key means is looked up once per key, not
-    once per row. ``row_from_bytes`` is the audit's hot loop; ``row`` takes decoded items."""
+    once per row. ``row_from_bytes`` is the audit's hot loop; ``row`` takes decoded items. Values that
+    cannot be read go to ``problems`` (the sink of the file being read)."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, problems: Problems | None = None) -> None:
         self.source = source
+        self.problems = problems or Problems(source.name)
         self.meaning: dict[str | bytes, tuple[Any, str]] = {}
 
     def learn(self, key: str | bytes) -> tuple[Any, str]:
@@ -388,7 +406,11 @@ class HistoryRows:
                 try:
                     value = float(raw)
                 except ValueError:
-                    value = json_value(raw)
+                    try:
+                        value = json_value(raw)
+                    except TooDeep:
+                        self.problems.too_deep(f"the value of {stored!r}", offset, "left it out of the row")
+                        continue
             else:
                 value = raw  # None, or a typed value protobuf already parsed
             if value.__class__ is dict and "_type" in value:
@@ -396,12 +418,20 @@ class HistoryRows:
             if name is _STEP:
                 logged_step = value
             elif name is _TIME:
-                wall_time = value
+                wall_time = value if value.__class__ is float else None
             else:
                 values[name] = value
                 logger_keys[name] = stored
-        if isinstance(logged_step, (int, float)) and logged_step == logged_step:
-            step = int(logged_step)
+        if logged_step is not None:
+            whole = whole_step(logged_step)
+            if whole is None:
+                self.problems.bad_value(
+                    f"{STEP_KEY} is {describe_value(logged_step)}, not a whole number: the row was read with "
+                    "the history step instead",
+                    offset=offset,
+                )
+            else:
+                step = whole
         return LogRow(self.source, file, index, step, values, logger_keys, offset, wall_time)
 
     def row_from_bytes(self, file: str, index: int, offset: int, payload: bytes) -> LogRow | None:
@@ -463,72 +493,97 @@ class HistoryRows:
         return self.row(file, index, offset, items, step)
 
 
-def settings(source: Source, file: str, record: Any) -> Iterator[Setting]:
+def settings(source: Source, file: str, record: Any, problems: Problems, offset: int) -> Iterator[Setting]:
     kind = record.WhichOneof("record_type")
     config = record.config if kind == "config" else record.run.config
     for item in config.update:
         key = item_key(item)
         if key in SETTING_NAMES:
-            yield Setting(source, file, key, json_value(item.value_json))
+            try:
+                yield Setting(source, file, key, json_value(item.value_json))
+            except TooDeep:
+                problems.too_deep(f"the config value of {key!r}", offset, "left it out")
 
 
-def summary_row(source: Source, path: Path, index: int, problems: Problems) -> Iterator[Item]:
+def summary_row(source: Source, run_dir: Path, index: int, problems: Problems) -> LogRow | None:
     """The final-row keys (``train_loss``, ``train_runtime``...) that W&B keeps in the summary only."""
+    path = run_dir / "files" / "wandb-summary.json"
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, below=run_dir) as handle:
             data = handle.read(MAX_SUMMARY + 1)
     except FileNotFoundError:
-        return
+        return None
     except OSError as error:
-        yield from problems.unreadable(error)
-        return
+        problems.unreadable(error)
+        return None
     if len(data) > MAX_SUMMARY:
-        yield from problems.impossible_length(
-            "wandb-summary.json", len(data), MAX_SUMMARY, 0, "it was not read"
-        )
-        return
+        problems.impossible_length("wandb-summary.json", len(data), MAX_SUMMARY, 0, "it was not read")
+        return None
     try:
-        summary = json.loads(data)
+        summary = decode_json(data.decode("utf-8", "replace"))
+    except TooDeep:
+        problems.too_deep("wandb-summary.json", 0, "it was not read")
+        return None
     except ValueError as error:
-        yield from problems.malformed_json(f"wandb-summary.json does not parse: {error}", 0)
-        return
+        problems.malformed_json(f"wandb-summary.json does not parse: {error}", 0)
+        return None
     if not isinstance(summary, dict):
-        yield from problems.malformed_json("wandb-summary.json is not a JSON object", 0)
-        return
+        problems.malformed_json("wandb-summary.json is not a JSON object", 0)
+        return None
     values = {key: value for key, value in summary.items() if key in TRAIN_SUMMARY_KEYS}
-    step = summary.get(STEP_KEY)
-    if values:
-        step = int(step) if isinstance(step, (int, float)) and step == step else None
-        yield LogRow(source, str(path), index, step, values, {key: key for key in values})
+    if not values:
+        return None
+    logged = summary.get(STEP_KEY)
+    step = whole_step(logged)
+    if step is None and logged is not None:
+        problems.bad_value(f"{STEP_KEY} is {describe_value(logged)}, not a whole number: read without a step")
+    return LogRow(source, str(path), index, step, values, {key: key for key in values})
 
 
-def read(source: Source) -> Iterator[Item]:
-    """Rows of every ``.wandb`` file of one W&B run (resumed runs have several), in order."""
-    index = 0
-    history = HistoryRows(source)
-    for path in source.files:
-        file = str(path)
-        problems = Problems(file)
-        for item in typed_payloads(path, problems, AUDITED_RECORDS):
-            if not isinstance(item, tuple):
-                yield item
-                continue
-            offset, kind, payload = item
-            row = history.row_from_bytes(file, index, offset, payload) if kind == HISTORY else None
-            if row is None:
-                for record in decoded(offset, payload, problems):
-                    if isinstance(record, Finding):
-                        yield record
-                    elif kind == HISTORY:
+class WandbReader(Reader):
+    """``run-<id>.wandb`` transaction logs: the files of one run id in one ``wandb/`` dir (a resumed run
+    has several) are one source."""
+
+    kind = "wandb"
+    looked_for = "W&B run-*.wandb files"
+    file_names = re.compile(r"run-(?P<id>.+)\.wandb")
+
+    def group(self, directory: Path, name: str) -> Hashable:
+        match = self.file_names.fullmatch(name)
+        return directory.parent, match["id"] if match else name
+
+    def sources(self, groups: Mapping[Hashable, Sequence[Path]], layout: Layout, log: ReadLog) -> Iterator[Source]:
+        for (wandb_dir, run_id), files in sorted(groups.items(), key=lambda item: tuple(map(str, item[0]))):
+            ordered = tuple(sorted(files))
+            name = str(ordered[0].parent) if len(ordered) == 1 else f"{wandb_dir} (W&B run {run_id})"
+            yield Source(self.kind, name, ordered, ordered[0].parent)
+
+    def read(self, source: Source, log: ReadLog) -> Iterator[Record]:
+        """Rows of every ``.wandb`` file of one W&B run, in order, then the summary's final row."""
+        index = 0
+        history = HistoryRows(source)
+        for path in source.files:
+            file = str(path)
+            with log.reading(path) as problems:
+                history.problems = problems
+                for offset, kind, payload in typed_payloads(path, problems, AUDITED_RECORDS):
+                    row = history.row_from_bytes(file, index, offset, payload) if kind == HISTORY else None
+                    if row is None:
+                        record = decoded(offset, payload, problems)
+                        if record is None:
+                            continue
+                        if kind != HISTORY:
+                            yield from settings(source, file, record, problems, offset)
+                            continue
                         row = history.row(file, index, offset, *protobuf_items(record))
-                    else:
-                        yield from settings(source, file, record)
-            if row is not None:
-                yield row
-                index += 1
-        yield from problems.summary()
-        summary = path.parent / "files" / "wandb-summary.json"
-        summary_problems = Problems(str(summary))
-        for item in summary_row(source, summary, index, summary_problems):
-            index += isinstance(item, LogRow)
-            yield item
+                    yield row
+                    index += 1
+            summary = path.parent / "files" / "wandb-summary.json"
+            with log.reading(summary) as problems:
+                row = summary_row(source, path.parent, index, problems)
+                if row is not None:
+                    yield row
+                    index += 1
+
+
+READER = WandbReader()
