@@ -57,6 +57,7 @@ CODES: dict[str, Code] = {
         ("QD105", W, "metric returned by evaluate()/predict() but never logged"),
         ("QD106", E, "an eval/test row that the loggers file under train/ only"),
         ("QD107", W, "metric logged as a non-number the loggers drop"),
+        ("QD108", E, "compute_metrics is given but the evaluation reports none of its metrics"),
     ),
     **_codes(
         "eval-loss",

@@ -32,6 +32,10 @@ TRAIN_SUMMARY_KEYS = frozenset(
         "total_flos",
     }
 )
+# What evaluation_loop and speed_metrics put in an evaluation's metrics without compute_metrics.
+TRAINER_EVALUATION_KEYS = frozenset(
+    {"loss", "runtime", "samples_per_second", "steps_per_second", "model_preparation_time", "jit_compilation_time"}
+)
 # Keys the Trainer adds to every kind of row; they say nothing about the row's namespace.
 BOOKKEEPING_KEYS = frozenset({"epoch", "step", "num_input_tokens_seen", "total_flos"})
 
@@ -274,18 +278,30 @@ def _collisions(row: Mapping[str, Any], **where: Any) -> list[Finding]:
 def check_logged_metrics(
     returned: Mapping[str, Any], logged_keys: Iterable[str], *, kind: RowKind = RowKind.EVAL, **where: Any
 ) -> list[Finding]:
-    """QD105: keys evaluate()/predict() returned that no logged row carried."""
+    """QD105: the keys evaluate()/predict() returned that no logged row carried, as one finding."""
     logged = set(logged_keys)
     missing = [k for k in returned if k not in BOOKKEEPING_KEYS and k not in logged]
+    if not missing:
+        return []
+    method = "predict" if kind is RowKind.TEST else "evaluate"
+    shown = ", ".join(repr(key) for key in missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+    if logged - BOOKKEEPING_KEYS:
+        message = f"{method}() never logged the {kind.value} metric(s) {shown} it returned"
+    else:
+        message = f"{method}() returned {kind.value} metrics ({shown}) but logged none of them"
     return [
         finding(
             "QD105",
-            f"{kind.value} metric {key!r} was returned by "
-            f"{'predict' if kind is RowKind.TEST else 'evaluate'}() but never reached self.log(), "
-            "so W&B, TensorBoard and trainer_state.json do not have it",
+            f"{message}: self.log() never saw them, so W&B, TensorBoard and trainer_state.json do not have them",
             "call self.log(metrics) with the full metrics dict before returning it",
-            key=key,
+            key=missing[0],
+            evidence={"keys": missing},
             **where,
         )
-        for key in missing
     ]
+
+
+def is_trainer_metric(key: str) -> bool:
+    """Keys evaluation_loop and speed_metrics add on their own (``eval_loss``, ``eval_runtime``...), as
+    opposed to what ``compute_metrics`` computed."""
+    return metric_name(key) in TRAINER_EVALUATION_KEYS or key in BOOKKEEPING_KEYS

@@ -49,8 +49,7 @@ def dummy(tmp_path, monkeypatch):
 
 def test_the_readme_table_is_the_registry():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    regenerate = "python -c 'from qadiag.checks import markdown_table as t; print(t())'"
-    assert markdown_table() in readme, f"regenerate the README table: {regenerate}"
+    assert markdown_table() in readme, "regenerate the README table: python scripts/update_readme.py"
 
 
 def test_every_code_of_a_check_is_in_its_probes_area_and_every_probe_code_has_a_check():

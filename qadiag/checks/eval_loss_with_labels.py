@@ -19,6 +19,7 @@ from qadiag.crash import EVALUATION_WITH_LABELS, crash_finding
 from qadiag.findings import Finding
 
 TRAIN_FEATURES = 8
+TRAIN_STEPS = 2
 
 
 def check(context: Any) -> list[Finding]:
@@ -32,6 +33,8 @@ def check(context: Any) -> list[Finding]:
     trainer = context.build_trainer(
         train_dataset=context.subset(TRAIN_FEATURES),
         eval_dataset=validation.labelled_features(),
+        max_steps=TRAIN_STEPS,
+        logging_steps=1,
         eval_strategy="no",
         save_strategy="no",
         report_to=[],
@@ -42,6 +45,7 @@ def check(context: Any) -> list[Finding]:
     )
     crash = None
     try:
+        trainer.train()  # a few steps, so the probe can compare the training and the evaluation objective
         trainer.evaluate()
     except Exception as error:
         crash = crash_finding(error, EVALUATION_WITH_LABELS, trainer=trainer)

@@ -31,10 +31,16 @@ class EvalLossProbe(Probe):
         self._eval_mismatches = 0
         self._eval_compared = 0
         self._eval_example: tuple[float, float] | None = None
+        # (batches, of which compute_loss returned the model's own loss) in training and in evaluation
+        self._builtin = {True: [0, 0], False: [0, 0]}
 
     # -- non-finite training loss ---------------------------------------------------------------
     def _on_microbatch(self, batch: MicroBatch) -> None:
         value = to_float(batch.loss)
+        if batch.returned_builtin_loss is not None:
+            counts = self._builtin[batch.training]
+            counts[0] += 1
+            counts[1] += batch.returned_builtin_loss
         if batch.training:
             hidden = bool(getattr(self.trainer.args, "logging_nan_inf_filter", False))
             masked = "; logging_nan_inf_filter=True replaces it in the logged 'loss', so the logs look fine"
@@ -214,6 +220,26 @@ class EvalLossProbe(Probe):
 
     # -- eval loss is the training objective ----------------------------------------------------
     def finalize(self) -> None:
+        (train_batches, train_builtin), (eval_batches, eval_builtin) = self._builtin[True], self._builtin[False]
+        if (
+            self.options.loss is None
+            and train_batches
+            and not train_builtin
+            and eval_batches
+            and eval_builtin == eval_batches
+        ):
+            self.record(
+                finding(
+                    "QD203",
+                    f"compute_loss returned a loss of its own on all {train_batches} training batches but the "
+                    f"model's built-in loss on all {eval_batches} evaluation batches, so eval_loss and the training "
+                    "loss measure different objectives (a custom loss used only while model.training?)",
+                    "compute the same loss in training and evaluation: drop the `if model.training` (or "
+                    "`self.model.training`) branch around your custom loss in compute_loss",
+                    key="eval_loss",
+                    source=f"{type(self.trainer).__name__}.compute_loss",
+                )
+            )
         if self._eval_mismatches and self._eval_example:
             reported, declared = self._eval_example
             self.record(

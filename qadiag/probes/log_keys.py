@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from qadiag.namespaces import RowKind, check_logged_metrics, check_row
+from qadiag.findings import finding
+from qadiag.namespaces import RowKind, check_logged_metrics, check_row, is_trainer_metric
 from qadiag.probes.base import Probe
 from qadiag.probes.observe import EvaluationCall, Observer
+from qadiag.usercode import callable_name
 
 
 def evaluation_kind(call: EvaluationCall) -> RowKind:
@@ -36,13 +38,33 @@ class LogKeysProbe(Probe):
 
     def _after_evaluation(self, call: EvaluationCall) -> None:
         # predict() returns its metrics without logging them, by design: only evaluate() must log.
-        if call.returned is None or call.kind is RowKind.TEST:
+        if call.crashed or call.kind is RowKind.TEST:
             return
         logged = {key for row in call.logged for key in row}
-        for item in check_logged_metrics(
-            call.returned, logged, kind=evaluation_kind(call), step=call.step, source=_source(call)
-        ):
-            self.record(item)
+        if call.returned is not None:
+            for item in check_logged_metrics(
+                call.returned, logged, kind=evaluation_kind(call), step=call.step, source=_source(call)
+            ):
+                self.record(item)
+        self._check_task_metrics(call, logged | set(call.returned or {}))
+
+    def _check_task_metrics(self, call: EvaluationCall, reported: set[str]) -> None:
+        """QD108: compute_metrics is given, yet the evaluation reported nothing but the Trainer's own keys."""
+        compute_metrics = getattr(self.trainer, "compute_metrics", None)
+        if compute_metrics is None or not reported or not all(is_trainer_metric(key) for key in reported):
+            return
+        self.record(
+            finding(
+                "QD108",
+                f"evaluate() at step {call.step} reported only {', '.join(sorted(reported))}: nothing that "
+                f"compute_metrics ({callable_name(compute_metrics)}) computes reached the logs or the returned "
+                "metrics",
+                "in a custom evaluate(), call compute_metrics on the (post-processed) predictions and merge what "
+                "it returns, prefixed, into the metrics you log and return",
+                step=call.step,
+                source=_source(call),
+            )
+        )
 
 
 def _source(call: EvaluationCall | None) -> str:

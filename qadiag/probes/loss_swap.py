@@ -19,15 +19,16 @@ from typing import Any
 
 from qadiag import compat, distributed
 from qadiag.errors import DeclaredLossError
-from qadiag.findings import finding
-from qadiag.outputs import output_field
+from qadiag.findings import Severity, finding
 from qadiag.probes.api_history import check_api_history
 from qadiag.probes.base import Probe, recompute_declared_loss, same_loss, to_float
 from qadiag.probes.observe import MicroBatch, Observer
 from qadiag.probes.signatures import check_overrides
-from qadiag.usercode import callable_name
+from qadiag.usercode import callable_location, callable_name
 
 # A call such as `smoothed_qa_loss(`, `self.loss_fn(`, `F.cross_entropy(`, `focal(` (not `compute_loss(`).
+# self.loss_name, self.loss_fct, self.criterion, self.custom_loss ... read inside compute_loss
+_SELF_LOSS_SETTING = re.compile(r"\bself\.(\w*(?:loss|criterion)\w*)\b(?!\s*\()", re.IGNORECASE)
 _OWN_LOSS_CALL = re.compile(r"\b(?!compute_loss\b)(\w*loss\w*|cross_entropy|nll|kl_div|focal\w*)\s*\(", re.IGNORECASE)
 
 
@@ -61,8 +62,7 @@ class LossSwapProbe(Probe):
             return
         self.observed_batches += 1
         optimized = self._optimized_value(batch)
-        builtin = to_float(output_field(batch.outputs, "loss"))
-        if optimized is not None and builtin is not None and self._same_up_to_scaling(batch, optimized, builtin):
+        if batch.returned_builtin_loss:
             self.builtin_batches += 1
         if self.intended is None or optimized is None:
             return
@@ -180,23 +180,63 @@ class LossSwapProbe(Probe):
                     source=type(self.trainer).__name__ + ".compute_loss",
                 )
             )
-        elif (
-            self.intended is None
-            and self._override_calls_a_loss()
-            and self.observed_batches
-            and (self.builtin_batches == self.observed_batches)
-        ):
+        elif self.intended is None and self.observed_batches and self.builtin_batches == self.observed_batches:
+            self._report_builtin_loss_returned()
+
+    def _report_builtin_loss_returned(self) -> None:
+        """The model's own loss was what compute_loss returned on every training batch: QD302 when an
+        override meant to compute another loss, QD310 when label smoothing was asked for."""
+        name = type(self.trainer).__name__
+        smoothing = float(getattr(self.trainer.args, "label_smoothing_factor", 0.0) or 0.0)
+        configured = self._configured_custom_loss()
+        if self._override_calls_a_loss() or configured:
+            because = (
+                f" although the trainer is configured with {configured}: the custom loss never runs"
+                if configured
+                else ": if it is meant to compute a custom loss, that code never runs"
+            )
             self.record(
                 finding(
                     "QD302",
-                    f"{type(self.trainer).__name__}.compute_loss is overridden but returned exactly the model's "
-                    f"built-in loss on all {self.observed_batches} training batches: if it is meant to compute a "
-                    "custom loss, that code never runs",
+                    f"{name}.compute_loss is overridden but returned the model's built-in loss (outputs.loss itself) "
+                    f"on all {self.observed_batches} training batches{because}",
                     "check the condition guarding your custom loss (seed 003: labels popped only when label_smoother "
-                    "is set); declare the intended loss (`loss=` / [tool.qadiag] loss) to have it verified",
-                    source=type(self.trainer).__name__ + ".compute_loss",
+                    "is set) and pop the labels unconditionally; declare the intended loss (`loss=` / [tool.qadiag] "
+                    "loss) to have it verified",
+                    severity=Severity.ERROR if configured else None,
+                    source=callable_location(type(self.trainer).compute_loss),
                 )
             )
+        elif smoothing:
+            labels = ", ".join(self.options.task.label_columns) if self.options.task else "its label columns"
+            self.record(
+                finding(
+                    "QD310",
+                    f"label_smoothing_factor={smoothing:g} is set but the loss optimized on all "
+                    f"{self.observed_batches} training batches is the model's own, unsmoothed loss: the Trainer's "
+                    f"label smoother only runs on batches with a 'labels' key, and these carry {labels}",
+                    "apply the smoothing where the loss is computed (override compute_loss and use "
+                    "cross_entropy(..., label_smoothing=...) on the start and end logits, as "
+                    "qadiag.tasks.qa.loss.span_loss does), or drop the flag",
+                    source="TrainingArguments.label_smoothing_factor",
+                    key="label_smoothing_factor",
+                )
+            )
+
+    def _configured_custom_loss(self) -> str | None:
+        """``loss_name='focal' (self.loss_name)``: a loss setting on the trainer that its compute_loss reads."""
+        if not self._compute_loss_overridden():
+            return None
+        try:
+            source = inspect.getsource(type(self.trainer).compute_loss)
+        except (OSError, TypeError):
+            return None
+        for attribute in dict.fromkeys(_SELF_LOSS_SETTING.findall(source)):
+            value = vars(self.trainer).get(attribute)
+            if value not in (None, "", False, 0):
+                shown = value if isinstance(value, (str, int, float)) else type(value).__name__
+                return f"{attribute}={shown!r} (self.{attribute})"
+        return None
 
     def _mismatch_fix(self) -> str:
         if self.builtin_batches and self._compute_loss_overridden():

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qadiag.namespaces import RowKind
+from qadiag.outputs import output_field
 
 Listener = Callable[["MicroBatch"], None]
 
@@ -33,6 +34,17 @@ class MicroBatch:
     num_items_in_batch: Any = None
     backpropagated: Any = None
     completed: bool = False
+
+    @property
+    def returned_builtin_loss(self) -> bool | None:
+        """Whether ``compute_loss`` returned the model's own loss tensor itself (not a loss of its own that
+        happens to be equal); None when that cannot be told (no loss, or outputs without one)."""
+        builtin = output_field(self.outputs, "loss")
+        if builtin is None and isinstance(self.outputs, tuple) and self.outputs:
+            builtin = self.outputs[0]  # return_dict=False: the loss comes first when there is one
+        if not (hasattr(self.loss, "data_ptr") and hasattr(builtin, "data_ptr")) or builtin.dim() != 0:
+            return None
+        return self.loss.data_ptr() == builtin.data_ptr()
 
 
 @dataclass
