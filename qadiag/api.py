@@ -115,6 +115,7 @@ def attach(
     answer_lookup: Callable[[Any], str | None] | None = None,
     user_code: Sequence[Callable[..., Any]] = (),
     eval_without_labels: bool = False,
+    handed_compute_metrics: bool = False,
 ) -> ProbeRun:
     """Attach the callback probes to ``trainer`` (any ``transformers.Trainer`` subclass) without changing
     what it does.
@@ -128,7 +129,8 @@ def attach(
     ``user_code`` (your trainer factory, your training script's functions) are read, like your Trainer
     subclass, for transformers APIs a supported line removed. ``eval_without_labels`` says that the
     validation features carry no labels on purpose (HF's ``run_qa.py`` convention), so that no eval
-    loss is expected from this run. ``task`` (a name or a
+    loss is expected from this run; ``handed_compute_metrics`` that the trainer was built with a
+    ``compute_metrics``, so its evaluations must report task metrics. ``task`` (a name or a
     :class:`~qadiag.tasks.base.Task`) is recognised from the model outputs when not given. The dataset
     and experiment checks of the selected probes (alignment, overfit, gradient accumulation) need more
     than a trainer: see :func:`run_check` and :func:`qadiag.check_alignment`.
@@ -152,6 +154,7 @@ def attach(
         tokenizer=tokenizer,
         user_code=tuple(user_code),
         eval_without_labels=eval_without_labels,
+        handed_compute_metrics=handed_compute_metrics,
     )
     observer = Observer(trainer)
     observer.attach()

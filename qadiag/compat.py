@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+import traceback
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -36,6 +37,11 @@ def transformers_version() -> tuple[int, int]:
 
 def log_takes_start_time() -> bool:
     return transformers_version() >= (4, 47)
+
+
+def prediction_step_passes_num_items() -> bool:
+    """``prediction_step`` calls ``compute_loss(..., num_items_in_batch=...)`` from 4.57 on (4.46-4.56: not)."""
+    return transformers_version() >= (4, 57)
 
 
 def declare_mean_loss(model: Any) -> None:
@@ -106,6 +112,7 @@ class ApiChange:
     replacement: str
     deprecated_in: str | None = None
     parameter: str | None = None  # override: the parameter the newer Trainer passes
+    failed_inside: bool = False  # the crash is inside this (still present) API, not a call to a missing one
 
     @property
     def package(self) -> str:
@@ -120,6 +127,8 @@ class ApiChange:
         the user's override with a parameter it lacks (said when reading the code, or on a newer line),
         or the user's override passes that parameter on to an older Trainer that lacks it."""
         since = f" (deprecated since {self.deprecated_in})" if self.deprecated_in else ""
+        if self.failed_inside:
+            return f"it failed inside {self.api}, a legacy path that {self.package} {self.changed_in} removed"
         if self.kind != "override":
             return f"{self.api} was removed in {self.package} {self.changed_in}{since}"
         if read_statically or self.removed_on(version):
@@ -155,6 +164,8 @@ API_CHANGES: tuple[ApiChange, ...] = (
              "nothing: drop it (TrainingArguments(debug='tpu_metrics_debug') on TPUs)"),
     _removed("TrainingArguments(evaluation_strategy=...)", "TrainingArguments", "evaluation_strategy", "4.51",
              "TrainingArguments(eval_strategy=...)", deprecated_in="4.41"),
+    _removed("TrainingArguments(evaluate_during_training=...)", "TrainingArguments", "evaluate_during_training",
+             "4.0", "TrainingArguments(eval_strategy='steps') (evaluation_strategy= before 4.41)"),
     _removed("TrainingArguments(no_cuda=...)", "TrainingArguments", "no_cuda", "5.0",
              "TrainingArguments(use_cpu=True)", deprecated_in="4.34"),
     _removed("TrainingArguments(logging_dir=...)", "TrainingArguments", "logging_dir", "5.0",
@@ -216,4 +227,7 @@ def api_change_for(error: BaseException) -> ApiChange | None:
         candidates = [c for c in API_CHANGES if c.kind == "import" and c.name == match[1]]
     elif isinstance(error, TypeError) and (match := _CALLED_WITH.search(text)):
         candidates = [c for c in API_CHANGES if c.kind == "override" and c.name == match[1]]
+    if not candidates:  # a removed method that still ran and failed inside (4.46's legacy prediction_loop)
+        frames = {frame.name for frame in traceback.extract_tb(error.__traceback__) if "transformers" in frame.filename}
+        candidates = [replace(c, failed_inside=True) for c in API_CHANGES if c.kind == "attribute" and c.name in frames]
     return candidates[0] if candidates else None

@@ -10,13 +10,21 @@ says which API, since which version, and what replaces it.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from qadiag import checks, compat
 from qadiag.findings import Finding, finding
-from qadiag.usercode import callable_location, frame_location, full_traceback, short_traceback, user_frames
+from qadiag.usercode import (
+    callable_location,
+    frame_location,
+    full_traceback,
+    short_traceback,
+    user_frames,
+)
 
 
 @dataclass(frozen=True)
@@ -29,17 +37,34 @@ class Stage:
     probe: str  # the probe a crash here belongs to, when its frames say nothing more specific
 
 
+IMPORT = Stage("import", "importing your module", "QD001", "setup")
 PREPROCESSING = Stage("preprocessing", "building the datasets with your preprocessing", "QD002", "setup")
 FACTORY = Stage("factory", "building the trainer with your factory", "QD001", "setup")
 TRAINING = Stage("training", "training", "QD308", "loss-swap")
 EVALUATION = Stage("evaluation", "evaluating", "QD308", "eval-loss")
 EVALUATION_WITH_LABELS = Stage(
     "evaluation-with-labels",
-    "evaluating on validation features that carry the labels eval loss needs (the run without them did not "
+    "evaluating on validation features that carry the labels eval loss needs (without them the run did not "
     "crash: your pipeline hits this the moment you add them)",
     "QD308",
     "eval-loss",
 )
+
+
+SIGNATURE_CODES = ("QD304", "QD305")
+
+
+def _override_named_in(error: BaseException, trainer: Any) -> Any:
+    """``MyTrainer.compute_loss`` for "MyTrainer.compute_loss() got an unexpected keyword argument ..."."""
+    name = str(error).split("(", 1)[0].rsplit(".", 1)[-1]
+    return getattr(type(trainer), name, None) if trainer is not None and name.isidentifier() else None
+
+
+def _innermost_transformers_frame(error: BaseException) -> str | None:
+    frames = [
+        frame for frame in traceback.extract_tb(error.__traceback__) if "transformers" in Path(frame.filename).parts
+    ]
+    return frames[-1].name if frames else None
 
 
 def _specific_code(error: BaseException, trainer: Any, training_step_returns: Iterable[str]) -> tuple[str, str] | None:
@@ -82,6 +107,15 @@ def crash_finding(
     specific = _specific_code(error, trainer, training_step_returns) if stage.code == "QD308" else None
     code, fix = specific or (stage.code, "fix the exception at the location shown (your frames are in the traceback)")
     message = f"{stage.doing} crashed" + (f" in {method}()" if method else "") + f": {type(error).__name__}: {error}"
+    if code in SIGNATURE_CODES:
+        # An override the Trainer cannot call: loss-swap's area, located at the override's definition, and
+        # the library frame that called it says when (training_step in train(), prediction_step in evaluate()).
+        probe = "loss-swap"
+        override = _override_named_in(error, trainer)
+        location = callable_location(override) if override is not None else location
+        caller = _innermost_transformers_frame(error)
+        if caller:
+            message += f" (transformers' {caller}() passes it)"
     if change is not None:
         message += f"; {change.explanation(compat.transformers_version())}"
         fix = change.fix()

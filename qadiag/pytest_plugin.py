@@ -74,15 +74,6 @@ class QadiagState:
         option = self.pytest_config.getoption("qadiag_report")
         return Path(option) if option else self.rootdir / DEFAULT_REPORT_DIR
 
-    def resolve_callables(self) -> None:
-        """Import every configured ``module:callable`` now, so a typo is one clear error at collection."""
-        from qadiag.plugin.config import CALLABLE_KEYS, resolve_callable
-
-        for key in CALLABLE_KEYS:
-            spec = getattr(self.config, key)
-            if spec:
-                resolve_callable(spec, key=key, rootdir=self.rootdir)
-
     def session(self) -> Any:
         if self._session is None:
             import tempfile
@@ -113,8 +104,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
     state = _state(config)
     try:
-        state.config.probes  # noqa: B018 - loading the config validates it
-        state.resolve_callables()
+        from qadiag.plugin.config import check_callables
+
+        check_callables(state.config, state.rootdir)
     except QadiagError as error:
         raise pytest.UsageError(f"qadiag: {error}") from None
     collector = QadiagCollector.from_parent(

@@ -7,10 +7,11 @@ edit, never at a frame inside qadiag or a library.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import sysconfig
+import textwrap
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +95,32 @@ def defining_class_location(cls: type, name: str) -> str | None:
     return None
 
 
-def qualified(function: Callable[..., Any]) -> str:
-    """``qualname (file:line)`` for messages that name a user function and say where it is."""
-    return f"{getattr(function, '__qualname__', callable_name(function))} ({callable_location(function)})"
+def parsed_source(target: Any) -> tuple[str, int, ast.AST, str] | None:
+    """``(file, first line, syntax tree, source)`` of a user class, function or module; None for library
+    code or source that cannot be read."""
+    try:
+        file = inspect.getsourcefile(target)
+        lines, first = inspect.getsourcelines(target)
+    except (OSError, TypeError):
+        return None
+    if file is None or not is_user_file(file):
+        return None
+    source = textwrap.dedent("".join(lines))
+    try:
+        return file, max(first, 1), ast.parse(source), source
+    except SyntaxError:
+        return None
+
+
+def user_trainer_classes(trainer_class: type) -> list[type]:
+    """The classes of ``trainer_class``'s MRO that subclass ``transformers.Trainer`` and are the user's."""
+    from transformers import Trainer
+
+    return [
+        klass
+        for klass in trainer_class.__mro__
+        if klass is not Trainer and issubclass(klass, Trainer) and parsed_source(klass) is not None
+    ]
 
 
 __all__ = [
@@ -106,7 +130,8 @@ __all__ = [
     "frame_location",
     "full_traceback",
     "is_user_file",
-    "qualified",
+    "parsed_source",
     "short_traceback",
     "user_frames",
+    "user_trainer_classes",
 ]

@@ -159,7 +159,7 @@ def test_junit_xml_names_the_failing_probe_and_code(project):
     [
         (
             ('trainer_factory = "qa_project.training:build_trainer"', 'trainer_factory = "qa_project.nope:build"'),
-            "importing 'qa_project.nope' failed with ModuleNotFoundError",
+            "there is no module 'qa_project.nope'",
         ),
         (
             ('trainer_factory = "qa_project.training:build_trainer"', 'trainer_factory = "qa_project.training:nope"'),

@@ -58,6 +58,18 @@ class CheckContext:
             self.features = self.task.features(self.train_examples, self.prepare_train, "qadiag train features")
         return self.features
 
+    def trainer_with(self, train_dataset: Any, eval_dataset: Any = None, **overrides: Any) -> Any:
+        """A fresh trainer built on ``train_dataset`` with these training arguments; None when there is no way
+        to build one, or the factory ignored what it was handed (it builds its own TrainingArguments or
+        datasets): an experiment run on anything else would prove nothing."""
+        if self.build_trainer is None:
+            return None
+        trainer = self.build_trainer(train_dataset, eval_dataset, **overrides)
+        ignored = [name for name, value in overrides.items() if getattr(trainer.args, name, value) != value]
+        if ignored or trainer.train_dataset is not train_dataset:
+            return None
+        return trainer
+
     def subset(self, size: int) -> Any:
         features = self.train_features()
         return features.select(range(min(size, len(features))))

@@ -26,12 +26,10 @@ def check(context: Any) -> list[Finding]:
     from qadiag.api import attach
 
     validation = context.validation
-    if context.build_trainer is None or validation is None:
+    if validation is None or set(context.task.label_columns) <= set(getattr(validation.features, "column_names", ())):
         return []
-    if set(context.task.label_columns) <= set(getattr(validation.features, "column_names", ())):
-        return []
-    trainer = context.build_trainer(
-        train_dataset=context.subset(TRAIN_FEATURES),
+    trainer = context.trainer_with(
+        context.subset(TRAIN_FEATURES),
         eval_dataset=validation.labelled_features(),
         max_steps=TRAIN_STEPS,
         logging_steps=1,
@@ -40,6 +38,8 @@ def check(context: Any) -> list[Finding]:
         report_to=[],
         output_dir=str(context.workdir / "eval-loss-with-labels"),
     )
+    if trainer is None:
+        return []
     run = attach(
         trainer, ["eval-loss"], loss=context.loss, console=False, task=context.task, tokenizer=context.tokenizer
     )
@@ -50,7 +50,8 @@ def check(context: Any) -> list[Finding]:
     except Exception as error:
         crash = crash_finding(error, EVALUATION_WITH_LABELS, trainer=trainer)
     findings = [item for item in run.finish().findings if item.probe == "eval-loss"]
-    if crash is not None:
-        findings = [item for item in findings if item.evidence.get("setup_fact")] + [crash]
     note = " (when the validation features carry the labels eval loss needs)"
-    return [replace(item, message=item.message + note) for item in findings]
+    findings = [replace(item, message=item.message + note) for item in findings]
+    if crash is not None:  # its message says with which features it crashed
+        findings = [item for item in findings if item.evidence.get("setup_fact")] + [crash]
+    return findings

@@ -31,13 +31,13 @@ def same_loss_loose(a: float, b: float) -> bool:
 
 def check(context: Any) -> list[Finding]:
     steps = context.settings.accumulation_steps
-    if context.build_trainer is None or steps < 2:
+    if steps < 2:
         return []
     subset = context.subset(MICRO_BATCH * steps)
     losses = {}
     for accumulation, batch_size in ((1, MICRO_BATCH * steps), (steps, MICRO_BATCH)):
-        trainer = context.build_trainer(
-            train_dataset=subset,
+        trainer = context.trainer_with(
+            subset,
             learning_rate=0.0,
             max_steps=1,
             gradient_accumulation_steps=accumulation,
@@ -48,6 +48,8 @@ def check(context: Any) -> list[Finding]:
             report_to=[],
             output_dir=str(context.workdir / f"accumulation-{accumulation}"),
         )
+        if trainer is None:
+            return []
         losses[accumulation] = logged_loss(trainer)
     single, accumulated = losses[1], losses[steps]
     if single is None or accumulated is None or same_loss_loose(single, accumulated):

@@ -33,12 +33,10 @@ def span_accuracy(trainer: Any, dataset: Any, task: Any, tokenizer: Any) -> floa
 
 
 def check(context: Any) -> list[Finding]:
-    if context.build_trainer is None:
-        return []
     steps = context.settings.overfit_steps
     subset = context.subset(BATCH)
-    trainer = context.build_trainer(
-        train_dataset=subset,
+    trainer = context.trainer_with(
+        subset,
         max_steps=steps,
         learning_rate=5e-3,
         lr_scheduler_type="constant",
@@ -50,6 +48,8 @@ def check(context: Any) -> list[Finding]:
         report_to=[],
         output_dir=str(context.workdir / "overfit"),
     )
+    if trainer is None:
+        return []
     before = span_accuracy(trainer, subset, context.task, context.tokenizer)
     trainer.train()
     after = span_accuracy(trainer, subset, context.task, context.tokenizer)
@@ -58,10 +58,10 @@ def check(context: Any) -> list[Finding]:
     return [
         finding(
             "QD403",
-            f"after {steps} steps on the same {len(subset)} training features, exact match on them went from "
-            f"{before:.0%} to {after:.0%}: the model is not learning from this loss",
+            f"after {steps} steps on the same {len(subset)} training features, the share of them the model predicts "
+            f"exactly right went from {before:.0%} to {after:.0%}: the model is not learning from this loss",
             "check that the loss being optimized is computed from the model outputs and the right labels "
-            "(loss-swap), that the optimizer updates the model, and that labels point at the answers (alignment)",
+            "(loss-swap), that the optimizer updates the model, and that the labels are right (alignment for QA)",
             source="overfit check",
             evidence={"before": before, "after": after},
         )

@@ -104,17 +104,23 @@ def _check_types(table: dict[str, Any], where: str) -> None:
 
 
 def resolve_callable(spec: str, *, key: str, rootdir: Path) -> Callable[..., Any]:
-    """Import ``module:attr.path``; the error shows the real import error and what the module has."""
+    """Import ``module:attr.path``.
+
+    A module that does not exist, or lacks the attribute, is a :class:`ConfigError` (the configuration is
+    wrong). Anything the user's module raises while it is imported (an API a newer transformers removed,
+    a syntax error) propagates as it is: that is a crash of their code, reported as a finding.
+    """
     module_name, _, attribute = spec.partition(":")
     if str(rootdir) not in sys.path:
         sys.path.insert(0, str(rootdir))
     try:
         target: Any = importlib.import_module(module_name)
-    except Exception as error:
+    except ModuleNotFoundError as error:
+        if error.name is None or not (module_name == error.name or module_name.startswith(f"{error.name}.")):
+            raise  # a module *their* module imports is missing: their code's crash
         raise ConfigError(
-            f"{key} = {spec!r}: importing {module_name!r} failed with {type(error).__name__}: {error}",
-            fix="check the module path (it is imported from the pytest rootdir and sys.path) and that the module "
-            "imports cleanly on its own",
+            f"{key} = {spec!r}: there is no module {error.name!r}",
+            fix="check the module path (it is imported from the pytest rootdir and sys.path)",
         ) from None
     for part in attribute.split("."):
         if not hasattr(target, part):
@@ -127,3 +133,18 @@ def resolve_callable(spec: str, *, key: str, rootdir: Path) -> Callable[..., Any
     if not callable(target):
         raise ConfigError(f"{key} = {spec!r} is a {type(target).__name__}, not a callable")
     return target
+
+
+def check_callables(config: PluginConfig, rootdir: Path) -> None:
+    """Import every configured ``module:callable`` at collection, so that a wrong path is one clear error
+    before anything runs. A module that raises while it is imported is left to the session, which reports
+    that crash as a finding (with the transformers API it used, when one was removed)."""
+    for key in CALLABLE_KEYS:
+        spec = getattr(config, key)
+        if spec:
+            try:
+                resolve_callable(spec, key=key, rootdir=rootdir)
+            except ConfigError:
+                raise
+            except Exception:
+                continue

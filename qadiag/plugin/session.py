@@ -17,7 +17,7 @@ from typing import Any
 
 from qadiag.api import Result, attach, run_check
 from qadiag.checks import Kind, checks_of
-from qadiag.crash import EVALUATION, FACTORY, PREPROCESSING, TRAINING, Stage, crash_finding
+from qadiag.crash import EVALUATION, FACTORY, IMPORT, PREPROCESSING, TRAINING, Stage, crash_finding
 from qadiag.errors import QadiagError
 from qadiag.findings import Finding, finding
 from qadiag.plugin.config import CALLABLE_KEYS, PluginConfig
@@ -39,6 +39,12 @@ class Outcome:
 
     findings: list[Finding] = field(default_factory=list)
     not_run: str | None = None
+
+
+def _same_place(fact: Finding, crash: Finding) -> bool:
+    """A fact read in the setup that is what crashed: the same removed API, or the same line."""
+    api = crash.evidence.get("api_change")
+    return bool(api and fact.evidence.get("api") == api) or (crash.source is not None and fact.source == crash.source)
 
 
 @contextlib.contextmanager
@@ -77,12 +83,22 @@ class PluginSession:
         return value
 
     # -- what the items need ----------------------------------------------------------------------
+    def user_callables(self) -> dict[str, Any]:
+        """Every configured callable, imported (a module that crashes on import is a finding)."""
+
+        def load() -> dict[str, Any]:
+            with user_code(IMPORT):
+                return {key: self.setup.callable(key) for key in CALLABLE_KEYS}
+
+        return self._once("callables", load)
+
     def datasets(self) -> None:
         """The tiny datasets, built with the user's preprocessing when configured."""
 
         def build() -> None:
+            callables = self.user_callables()
             for split, key in PREPARE_KEYS.items():
-                with user_code(PREPROCESSING, self.setup.callable(key)):
+                with user_code(PREPROCESSING, callables[key]):
                     self.setup.features(split)
 
         self._once("datasets", build)
@@ -92,7 +108,7 @@ class PluginSession:
 
         def build() -> Any:
             self.datasets()
-            with user_code(FACTORY, self.setup.callable("trainer_factory")):
+            with user_code(FACTORY, self.user_callables()["trainer_factory"]):
                 return self.setup.build_trainer()
 
         return self._once("trainer", build)
@@ -118,6 +134,7 @@ class PluginSession:
             output_dir=self.report_dir,
             user_code=[function for key in CALLABLE_KEYS if (function := setup.callable(key)) is not None],
             eval_without_labels=setup.callable("prepare_validation_features") is None,
+            handed_compute_metrics=setup.factory_takes("compute_metrics"),
         )
         crash = None
         stage = TRAINING
@@ -182,10 +199,7 @@ class PluginSession:
         it is reported instead of the crash, with the crash's traceback."""
         observed = result.for_probe(self.owner(crash)) if result is not None else []
         facts = [item for item in observed if item.evidence.get("setup_fact")]
-        api = crash.evidence.get("api_change")
-        same_cause = next(
-            (item for item in facts if item.code == crash.code or (api and item.evidence.get("api") == api)), None
-        )
+        same_cause = next((item for item in facts if item.code == crash.code or _same_place(item, crash)), None)
         if same_cause is None:
             return [*facts, crash]
         others = [item for item in facts if item is not same_cause]
@@ -196,10 +210,17 @@ class PluginSession:
         reported = self._crash_findings(crash, result)
         if probe == owner:
             return Outcome(findings + reported)
+        # What this probe read in the setup before the run (e.g. a decoder taking the end index from the
+        # start logits) stands whatever stopped the run; what it observed during the run may not.
+        facts = [
+            item
+            for item in (result.for_probe(probe) if result else [])
+            if item.evidence.get("setup_fact") and not _same_place(item, crash)
+        ]
         lead = reported[-1]
         where = f" at {lead.source}" if lead.source else ""
         return Outcome(
-            findings,
+            findings + facts,
             not_run=f"qadiag::{probe} not run: {lead.code}{where} stopped the run (reported by qadiag::{owner})",
         )
 

@@ -131,6 +131,15 @@ class TinySetup:
         providers.update({name: (lambda value=value: value) for name, value in overrides.items()})
         return providers
 
+    def factory_takes(self, name: str) -> bool:
+        """Whether the user's factory has a parameter ``name`` (so qadiag hands it that value)."""
+        import inspect
+
+        try:
+            return name in inspect.signature(self.callable("trainer_factory")).parameters
+        except (TypeError, ValueError):
+            return False
+
     def build_trainer(self, **overrides: Any) -> Any:
         """Call the user's factory with everything it asks for (``overrides`` replace provided values)."""
         from transformers import Trainer

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import inspect
-import textwrap
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from qadiag import compat
 from qadiag.compat import API_CHANGES, ApiChange
 from qadiag.findings import Finding, Severity, finding
-from qadiag.usercode import is_user_file
+from qadiag.usercode import parsed_source, user_trainer_classes
 
 TRAINING_ARGUMENTS = frozenset({"TrainingArguments", "Seq2SeqTrainingArguments"})
 # Overrides whose drift has a code of its own (QD304, QD305).
@@ -99,35 +98,6 @@ def uses_in(tree: ast.AST, *, in_trainer: bool) -> Iterator[tuple[ApiChange, int
                     yield change, node.lineno
 
 
-def _source(target: Any) -> tuple[str, int, str] | None:
-    """``(file, first line, source)`` of a user class or module, None for library code."""
-    try:
-        file = inspect.getsourcefile(target)
-        lines, first = inspect.getsourcelines(target)
-    except (OSError, TypeError):
-        return None
-    if file is None or not is_user_file(file):
-        return None
-    return file, max(first, 1), textwrap.dedent("".join(lines))
-
-
-def _parsed(target: Any) -> tuple[str, int, ast.AST] | None:
-    found = _source(target)
-    if found is None:
-        return None
-    file, first, text = found
-    try:
-        return file, first, ast.parse(text)
-    except SyntaxError:
-        return None
-
-
-def _user_classes(trainer_class: type) -> list[type]:
-    from transformers import Trainer
-
-    return [klass for klass in trainer_class.__mro__ if klass is not Trainer and issubclass(klass, Trainer)]
-
-
 def _override_uses(klass: type, file: str, first: int) -> Iterator[Use]:
     for change in _changes("override").values():
         if change.name in OWN_CODES or change.name not in vars(klass):
@@ -144,18 +114,20 @@ def _override_uses(klass: type, file: str, first: int) -> Iterator[Use]:
 def api_uses(trainer_class: type, functions: Iterable[Callable[..., Any]] = ()) -> list[Use]:
     """Every use of a changed API in the user's trainer classes and in the modules of ``functions``."""
     uses: list[Use] = []
-    for klass in _user_classes(trainer_class):
-        parsed = _parsed(klass)
+    for klass in user_trainer_classes(trainer_class):
+        parsed = parsed_source(klass)
         if parsed is None:
             continue
-        file, first, tree = parsed
+        file, first, tree, _ = parsed
         uses += [Use(change, file, first + line - 1) for change, line in uses_in(tree, in_trainer=True)]
         uses += _override_uses(klass, file, first)
-    modules = {module.__name__: module for function in functions if (module := inspect.getmodule(function))}
+    # Modules too: imports (a removed name fails the whole module) and train.py-style code live there.
+    owners = [*functions, *user_trainer_classes(trainer_class)]
+    modules = {module.__name__: module for owner in owners if (module := inspect.getmodule(owner))}
     for module in modules.values():
-        parsed = _parsed(module)
+        parsed = parsed_source(module)
         if parsed is not None:
-            file, first, tree = parsed
+            file, first, tree, _ = parsed
             uses += [Use(change, file, first + line - 1) for change, line in uses_in(tree, in_trainer=False)]
     return uses
 

@@ -31,6 +31,9 @@ class ProbeOptions:
     # The validation features carry no labels by design (HF run_qa.py): no eval loss is expected from
     # this run's evaluations; the eval-loss-with-labels check judges eval loss instead.
     eval_without_labels: bool = False
+    # The trainer was handed a compute_metrics (the plugin's factory asked for one): evaluations must report
+    # its metrics even when the trainer lost it (a subclass __init__ that swallows the argument).
+    handed_compute_metrics: bool = False
 
 
 class Probe(TrainerCallback):
@@ -61,6 +64,27 @@ class Probe(TrainerCallback):
 
     def _labels(self, batch: Any) -> Any:
         return batch_labels(batch.inputs, self.options.task)
+
+    def method_location(self, name: str) -> str:
+        """``file:line`` of the trainer's own ``<name>`` when the user wrote it, else ``Trainer.<name>``."""
+        from qadiag.usercode import defining_class_location
+
+        return defining_class_location(type(self.trainer), name) or f"Trainer.{name}"
+
+    def override_source(self, name: str) -> str | None:
+        """The source of the trainer's own override of ``Trainer.<name>``; None when it is not overridden
+        (or its source cannot be read)."""
+        import inspect
+
+        from transformers import Trainer
+
+        method = getattr(type(self.trainer), name, None)
+        if method is None or method is getattr(Trainer, name, None):
+            return None
+        try:
+            return inspect.getsource(method)
+        except (OSError, TypeError):
+            return None
 
     def finalize(self) -> None:
         """Checks that need the whole run; called once after training/evaluation."""

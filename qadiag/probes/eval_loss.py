@@ -49,7 +49,7 @@ class EvalLossProbe(Probe):
                 value,
                 context=f": compute_loss returned it at step {batch.step}" + (masked if hidden else ""),
                 step=batch.step,
-                source="Trainer.compute_loss",
+                source=self.method_location("compute_loss"),
             )
             if problem is not None:
                 self.record(problem)
@@ -73,7 +73,7 @@ class EvalLossProbe(Probe):
             return
         key = f"{call.prefix}_loss"
         value = _reported_value(call, key)
-        where = {"step": call.step, "source": "Trainer.evaluate"}
+        where = {"step": call.step, "source": self.method_location("evaluate")}
         if not call.crashed:
             self._check_best_metric(call)
         self._check_metrics_in_loop(call)
@@ -121,7 +121,7 @@ class EvalLossProbe(Probe):
                 "HF's trainer_qa.py does: `compute_metrics, self.compute_metrics = self.compute_metrics, None` ... "
                 "`finally: self.compute_metrics = compute_metrics`",
                 step=call.step,
-                source=f"{type(self.trainer).__name__}.evaluate",
+                source=self.method_location("evaluate"),
             )
         )
 
@@ -221,39 +221,55 @@ class EvalLossProbe(Probe):
     # -- eval loss is the training objective ----------------------------------------------------
     def finalize(self) -> None:
         (train_batches, train_builtin), (eval_batches, eval_builtin) = self._builtin[True], self._builtin[False]
-        if (
-            self.options.loss is None
-            and train_batches
-            and not train_builtin
-            and eval_batches
-            and eval_builtin == eval_batches
-        ):
+        all_builtin_in_eval = bool(eval_batches) and eval_builtin == eval_batches
+        both_builtin = bool(train_batches) and train_builtin == train_batches and all_builtin_in_eval
+        branch = self._training_branch()
+        fix = (
+            f"compute the same loss in training and evaluation: drop the model.training condition around your "
+            f"loss in compute_loss{branch}"
+            if branch is not None
+            else "compute the loss in compute_loss (or pass compute_loss_func=) so that prediction_step uses the "
+            "same objective as training"
+        )
+        if self.options.loss is None and train_batches and not train_builtin and all_builtin_in_eval:
             self.record(
                 finding(
                     "QD203",
                     f"compute_loss returned a loss of its own on all {train_batches} training batches but the "
                     f"model's built-in loss on all {eval_batches} evaluation batches, so eval_loss and the training "
-                    "loss measure different objectives (a custom loss used only while model.training?)",
-                    "compute the same loss in training and evaluation: drop the `if model.training` (or "
-                    "`self.model.training`) branch around your custom loss in compute_loss",
+                    "loss measure different objectives"
+                    + (" (compute_loss branches on model.training)" if branch else ""),
+                    fix,
                     key="eval_loss",
-                    source=f"{type(self.trainer).__name__}.compute_loss",
+                    source=self.method_location("compute_loss"),
                 )
             )
-        if self._eval_mismatches and self._eval_example:
+        elif self._eval_mismatches and self._eval_example and not both_builtin:
+            # Both returning the model's own loss is one objective: a declared loss differing from it is
+            # loss-swap's finding (QD301), not an evaluation one.
             reported, declared = self._eval_example
             self.record(
                 finding(
                     "QD203",
                     f"on {self._eval_mismatches} of {self._eval_compared} evaluation batches the loss evaluate() "
                     f"computed ({reported:.6g}) is not the declared loss on the same outputs ({declared:.6g}), so "
-                    "eval_loss and the training loss measure different objectives",
-                    "compute the loss in compute_loss (or pass compute_loss_func=) so that prediction_step uses the "
-                    "same objective as training",
+                    "eval_loss and the training loss measure different objectives"
+                    + (" (compute_loss branches on model.training)" if branch else ""),
+                    fix,
                     key="eval_loss",
-                    source="Trainer.prediction_step",
+                    source=self.method_location("compute_loss"),
                 )
             )
+
+    def _training_branch(self) -> str | None:
+        """`` (line N)`` where the trainer's compute_loss tests ``model.training``; None when it does not."""
+        source = self.override_source("compute_loss")
+        if source is None or ".training" not in source:
+            return None
+        offset = next(i for i, line in enumerate(source.splitlines()) if ".training" in line)
+        location = self.method_location("compute_loss")
+        file, _, first = location.rpartition(":")
+        return f" ({file}:{int(first) + offset})" if first.isdigit() else ""
 
 
 def _reported_value(call: EvaluationCall, key: str) -> Any:

@@ -33,7 +33,7 @@ class LogKeysProbe(Probe):
             return
         call = self.observer.active_evaluation if self.observer else None
         kind = evaluation_kind(call) if call is not None else None
-        for item in check_row(logs, kind=kind, step=state.global_step, source=_source(call)):
+        for item in check_row(logs, kind=kind, step=state.global_step, source=self._source(call)):
             self.record(item)
 
     def _after_evaluation(self, call: EvaluationCall) -> None:
@@ -43,31 +43,41 @@ class LogKeysProbe(Probe):
         logged = {key for row in call.logged for key in row}
         if call.returned is not None:
             for item in check_logged_metrics(
-                call.returned, logged, kind=evaluation_kind(call), step=call.step, source=_source(call)
+                call.returned, logged, kind=evaluation_kind(call), step=call.step, source=self._source(call)
             ):
                 self.record(item)
         self._check_task_metrics(call, logged | set(call.returned or {}))
 
+    def _source(self, call: EvaluationCall | None) -> str:
+        if call is None:
+            return f"{self.method_location('log')} (training)"
+        return self.method_location("predict" if call.kind is RowKind.TEST else "evaluate")
+
     def _check_task_metrics(self, call: EvaluationCall, reported: set[str]) -> None:
-        """QD108: compute_metrics is given, yet the evaluation reported nothing but the Trainer's own keys."""
+        """QD108: a compute_metrics was given, yet the evaluation reported nothing it computes."""
         compute_metrics = getattr(self.trainer, "compute_metrics", None)
-        if compute_metrics is None or not reported or not all(is_trainer_metric(key) for key in reported):
+        handed = self.options.handed_compute_metrics
+        if (compute_metrics is None and not handed) or not all(is_trainer_metric(key) for key in reported):
             return
+        what = f"reported only {', '.join(sorted(reported))}" if reported else "logged nothing and returned no metric"
+        if compute_metrics is None:
+            cause = (
+                "the compute_metrics the trainer was built with is gone (self.compute_metrics is None): a Trainer "
+                "subclass whose __init__ takes compute_metrics and does not pass it on to super() swallows it"
+            )
+            fix = "pass compute_metrics on to super().__init__(...) (or drop the parameter from your __init__)"
+        else:
+            cause = f"nothing that compute_metrics ({callable_name(compute_metrics)}) computes reached the logs"
+            fix = (
+                "in a custom evaluate(), call compute_metrics on the (post-processed) predictions and merge what it "
+                "returns, prefixed, into the metrics you log and return"
+            )
         self.record(
             finding(
                 "QD108",
-                f"evaluate() at step {call.step} reported only {', '.join(sorted(reported))}: nothing that "
-                f"compute_metrics ({callable_name(compute_metrics)}) computes reached the logs or the returned "
-                "metrics",
-                "in a custom evaluate(), call compute_metrics on the (post-processed) predictions and merge what "
-                "it returns, prefixed, into the metrics you log and return",
+                f"evaluate() at step {call.step} {what}: {cause}",
+                fix,
                 step=call.step,
-                source=_source(call),
+                source=self._source(call),
             )
         )
-
-
-def _source(call: EvaluationCall | None) -> str:
-    if call is None:
-        return "Trainer.log (training)"
-    return "Trainer.predict" if call.kind is RowKind.TEST else "Trainer.evaluate"

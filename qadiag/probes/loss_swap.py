@@ -12,7 +12,6 @@ the trainable parameters. Gradient-accumulation scaling (bug class 6) needs runs
 
 from __future__ import annotations
 
-import inspect
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -80,7 +79,7 @@ class LossSwapProbe(Probe):
                     "give it the compute_loss_func signature: (outputs, labels, num_items_in_batch=None) -> Tensor, "
                     f"with {self._labels_hint()}",
                     step=batch.step,
-                    source=self.intended_name,
+                    source=callable_location(self.intended),
                 )
             )
             return
@@ -177,7 +176,7 @@ class LossSwapProbe(Probe):
                     + (" (the optimized value is the model's built-in loss)" if self.builtin_batches else ""),
                     self._mismatch_fix(),
                     step=first.step,
-                    source=type(self.trainer).__name__ + ".compute_loss",
+                    source=self.method_location("compute_loss"),
                 )
             )
         elif self.intended is None and self.observed_batches and self.builtin_batches == self.observed_batches:
@@ -204,7 +203,7 @@ class LossSwapProbe(Probe):
                     "is set) and pop the labels unconditionally; declare the intended loss (`loss=` / [tool.qadiag] "
                     "loss) to have it verified",
                     severity=Severity.ERROR if configured else None,
-                    source=callable_location(type(self.trainer).compute_loss),
+                    source=self.method_location("compute_loss"),
                 )
             )
         elif smoothing:
@@ -225,11 +224,8 @@ class LossSwapProbe(Probe):
 
     def _configured_custom_loss(self) -> str | None:
         """``loss_name='focal' (self.loss_name)``: a loss setting on the trainer that its compute_loss reads."""
-        if not self._compute_loss_overridden():
-            return None
-        try:
-            source = inspect.getsource(type(self.trainer).compute_loss)
-        except (OSError, TypeError):
+        source = self.override_source("compute_loss")
+        if source is None:
             return None
         for attribute in dict.fromkeys(_SELF_LOSS_SETTING.findall(source)):
             value = vars(self.trainer).get(attribute)
@@ -239,29 +235,26 @@ class LossSwapProbe(Probe):
         return None
 
     def _mismatch_fix(self) -> str:
-        if self.builtin_batches and self._compute_loss_overridden():
+        source = self.override_source("compute_loss")
+        if self.builtin_batches and source is not None:
+            guard = (
+                " (it is guarded by self.label_smoother, which is None unless label_smoothing_factor > 0: seed 003)"
+                if "label_smoother" in source
+                else ""
+            )
             return (
-                "your compute_loss falls back to outputs.loss: pop the labels unconditionally and always call "
-                "your loss, e.g. `labels = inputs.pop('labels')` (QA: start/end positions) before model(**inputs)"
+                f"your compute_loss returns outputs.loss instead of calling your loss{guard}: pop the labels "
+                "unconditionally and always call your loss, e.g. `labels = inputs.pop('labels')` (QA: start/end "
+                "positions) before model(**inputs)"
             )
         if self.builtin_batches and self.options.loss is None:
             return compat.COMPUTE_LOSS_FUNC_QA_FIX
         return "make compute_loss return the intended loss (or declare the loss you really optimize)"
 
-    def _compute_loss_overridden(self) -> bool:
-        from transformers import Trainer
-
-        return type(self.trainer).compute_loss is not Trainer.compute_loss
-
     def _override_calls_a_loss(self) -> bool:
         """An override that calls a loss function of its own (not just super() or outputs.loss)."""
-        if not self._compute_loss_overridden():
-            return False
-        try:
-            source = inspect.getsource(type(self.trainer).compute_loss)
-        except (OSError, TypeError):
-            return False
-        return bool(_OWN_LOSS_CALL.search(source))
+        source = self.override_source("compute_loss")
+        return source is not None and bool(_OWN_LOSS_CALL.search(source))
 
     def _report_training_step_returns(self) -> None:
         odd = sorted(self.observer.training_step_returns - {"Tensor"}) if self.observer else []
@@ -273,7 +266,7 @@ class LossSwapProbe(Probe):
                     "loss tensor; the Trainer adds it to its running loss and checks it for NaN",
                     "return only `loss.detach()` from training_step; capture outputs elsewhere (qadiag's "
                     "output-capture probe shows samples without rewriting training_step)",
-                    source=type(self.trainer).__name__ + ".training_step",
+                    source=self.method_location("training_step"),
                 )
             )
 

@@ -38,12 +38,15 @@ class MicroBatch:
     @property
     def returned_builtin_loss(self) -> bool | None:
         """Whether ``compute_loss`` returned the model's own loss tensor itself (not a loss of its own that
-        happens to be equal); None when that cannot be told (no loss, or outputs without one)."""
+        happens to be equal): False when the model computed no loss at all; None when ``compute_loss``
+        returned none (bypassed) or outputs were not seen."""
+        if not hasattr(self.loss, "data_ptr") or self.outputs is None:
+            return None
         builtin = output_field(self.outputs, "loss")
         if builtin is None and isinstance(self.outputs, tuple) and self.outputs:
             builtin = self.outputs[0]  # return_dict=False: the loss comes first when there is one
-        if not (hasattr(self.loss, "data_ptr") and hasattr(builtin, "data_ptr")) or builtin.dim() != 0:
-            return None
+        if not hasattr(builtin, "data_ptr") or builtin.dim() != 0:
+            return False
         return self.loss.data_ptr() == builtin.data_ptr()
 
 

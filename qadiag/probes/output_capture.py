@@ -17,6 +17,7 @@ from qadiag import compat, distributed
 from qadiag.findings import finding
 from qadiag.outputs import output_keys
 from qadiag.probes.base import Probe
+from qadiag.probes.decoding_code import check_decoding_code
 from qadiag.probes.observe import MicroBatch
 from qadiag.probes.sinks import SAMPLES_FILE, ConsoleSink, JsonlSink, TensorBoardSink, WandbSink
 from qadiag.tasks import task_for_outputs
@@ -45,6 +46,11 @@ class OutputCaptureProbe(Probe):
         self.tokenizer: Any = None
         self.task = options.task
         self.sinks: list[Any] = []
+
+    def install(self, trainer: Any, observer: Any) -> None:
+        super().install(trainer, observer)
+        for item in check_decoding_code(trainer):
+            self.record(item)
 
     @property
     def samples_path(self) -> Path | None:
