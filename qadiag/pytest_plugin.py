@@ -20,6 +20,10 @@ DEFAULT_REPORT_DIR = ".qadiag"
 class QadiagFindings(Exception):
     """Error-level findings of one probe (the item's failure)."""
 
+    def __init__(self, text: str, headline: str) -> None:
+        super().__init__(text)
+        self.headline = headline
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("qadiag", "qadiag: diagnostics for Hugging Face Trainer code")
@@ -59,6 +63,10 @@ class QadiagState:
         self.rootdir = Path(str(config.rootpath))
         self._config: Any = None
         self._session: Any = None
+        self.reports: list[Path] = []
+
+    def has_session(self) -> bool:
+        return self._session is not None
 
     @property
     def config(self) -> Any:
@@ -118,6 +126,31 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items.extend(node for node in report.result if isinstance(node, pytest.Item))
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not session.config.getoption("qadiag") or _STATE not in session.config.stash:
+        return
+    state = _state(session.config)
+    if state.has_session() and state.session().outcomes:
+        state.reports = state.session().write_reports()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if not config.getoption("qadiag") or _STATE not in config.stash:
+        return
+    state = _state(config)
+    if not state.reports:
+        return
+    result = state.session().shared_result()
+    if result is not None and result.samples:
+        correct = sum(bool(sample.get("correct")) for sample in result.samples)
+        steps = sorted({sample["step"] for sample in result.samples})
+        terminalreporter.write_line(
+            f"qadiag: {len(result.samples)} samples captured at steps {steps[0]}-{steps[-1]}, {correct} decoded "
+            "exactly right"
+        )
+    terminalreporter.write_line(f"qadiag: report in {state.report_dir}: " + ", ".join(p.name for p in state.reports))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.getoption("qadiag") and _STATE in session.config.stash:
         selected = [item.probe for item in session.items if isinstance(item, QadiagItem)]
@@ -152,8 +185,8 @@ class QadiagItem(pytest.Item):
         from qadiag.findings import Severity, is_failure
         from qadiag.formats import format_text
 
-        for item in found:
-            self.user_properties.append((item.code, f"{item.severity.value}: {item.message} | fix: {item.fix}"))
+        for item in found:  # JUnit XML properties: the code and the one-line message
+            self.user_properties.append((item.code, f"{item.severity.value}: {' '.join(item.message.split())}"))
         failures = [item for item in found if is_failure(item, strict)]
         for item in found:
             if item.severity is Severity.WARNING and item not in failures:
@@ -163,11 +196,14 @@ class QadiagItem(pytest.Item):
             body = format_text(failures)
             if tracebacks:
                 body += "\n\nyour code, innermost call last:\n" + "\n".join(tracebacks)
-            raise QadiagFindings(body)
+            first = failures[0]
+            more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+            raise QadiagFindings(body, f"{first.code} {' '.join(first.message.split())}{more}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, QadiagFindings):
-            return f"qadiag::{self.probe} found problems:\n{excinfo.value}"
+            # The first line is what pytest's short test summary shows: the first finding's code and message.
+            return f"{excinfo.value.headline}\n{excinfo.value}"
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

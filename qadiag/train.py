@@ -22,6 +22,7 @@ from typing import Any
 from qadiag import distributed
 from qadiag.checks import Kind, checks_of, probe_names
 from qadiag.errors import InputError
+from qadiag.probes.sinks import SAMPLES_FILE
 from qadiag.tasks import TASK_NAMES, get_task
 from qadiag.tasks.base import FeatureSizes, Task, TrainingPieces
 
@@ -242,6 +243,9 @@ def resolve_resume_checkpoint(training_args: Any) -> None:
 class Outcome:
     results: dict[str, Any]
     result: Any = None  # qadiag.api.Result when probes were attached
+    reports: list[Path] = field(default_factory=list)  # qadiag_report.json, report.html, report.md
+    loggers: dict[str, str] = field(default_factory=dict)  # where W&B / TensorBoard wrote
+    log_history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def check_context(
@@ -348,16 +352,71 @@ def run(task_args: TaskArguments, training_args: Any) -> Outcome:
         result = probes.finish()
         result.findings[:0] = findings
         result.probes = names
+    reports: list[Path] = []
     if trainer.is_world_process_zero():
         trainer.save_metrics("all", results, combined=False)
         if result is not None:
-            write_probe_report(Path(training_args.output_dir) / PROBE_REPORT, result)
-    return Outcome(results, result)
+            reports = write_reports(task, training_args, trainer, result)
+    return Outcome(results, result, reports, logger_locations(trainer), list(trainer.state.log_history))
 
 
-def write_probe_report(path: Path, result: Any) -> None:
-    payload = {"probes": result.probes, "findings": [item.to_dict() for item in result.findings]}
-    path.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+def logger_locations(trainer: Any) -> dict[str, str]:
+    """Where W&B and TensorBoard wrote this run (W&B's ``./wandb`` is outside the output dir)."""
+    found = {}
+    for callback in trainer.callback_handler.callbacks:
+        name = type(callback).__name__
+        if name == "TensorBoardCallback" and getattr(callback, "tb_writer", None) is not None:
+            writer = callback.tb_writer
+            found["tensorboard"] = str(writer.get_logdir() if hasattr(writer, "get_logdir") else writer.log_dir)
+        elif name == "WandbCallback":
+            run = getattr(getattr(callback, "_wandb", None), "run", None)
+            if run is not None and getattr(run, "dir", None):
+                found["wandb"] = str(Path(run.dir).parent)
+    return found
+
+
+def run_outputs(output_dir: Path, trainer: Any) -> dict[str, Any]:
+    outputs: dict[str, Any] = {
+        "samples": SAMPLES_FILE if (output_dir / SAMPLES_FILE).is_file() else None,
+        "predictions": sorted(path.name for path in output_dir.glob("*_predictions.json")),
+    }
+    return {**outputs, **logger_locations(trainer)}
+
+
+def write_reports(task: Task, training_args: Any, trainer: Any, result: Any) -> list[Path]:
+    """``qadiag_report.json``, ``report.html`` and ``report.md`` in the output dir; their paths."""
+    from qadiag.report import write_report
+    from qadiag.report.probe_report import probe_report_payload, write_probe_report
+
+    output_dir = Path(training_args.output_dir)
+    payload = probe_report_payload(
+        generated_by="qadiag train",
+        task=task.name,
+        run_dir=str(output_dir),
+        probes=result.probes,
+        findings=result.findings,
+        outputs=run_outputs(output_dir, trainer),
+        args=training_args,
+    )
+    written = [write_probe_report(output_dir / PROBE_REPORT, payload)]
+    paths = write_report(output_dir)
+    return [*written, paths.html, paths.markdown]
+
+
+def best_eval_loss(log_history: list[dict[str, Any]]) -> str | None:
+    """"eval_loss was lowest at step 750 (0.675); the last evaluation, at step 1000, gave 0.834"."""
+    evaluations = [row for row in log_history if isinstance(row.get("eval_loss"), (int, float)) and "step" in row]
+    # a final evaluate() after training repeats the last step: count it once
+    rows = list({row["step"]: row for row in evaluations}.values())
+    if len(rows) < 2:
+        return None
+    best, last = min(rows, key=lambda row: row["eval_loss"]), rows[-1]
+    if best["step"] == last["step"]:
+        return f"eval_loss was lowest at the last evaluation, step {last['step']} ({last['eval_loss']:.4g})"
+    return (
+        f"eval_loss was lowest at step {best['step']} ({best['eval_loss']:.4g}); the last evaluation, at step "
+        f"{last['step']}, gave {last['eval_loss']:.4g} (see report.html for the curves)"
+    )
 
 
 def summary(training_args: Any, outcome: Outcome) -> str:
@@ -368,15 +427,22 @@ def summary(training_args: Any, outcome: Outcome) -> str:
         if k.startswith("eval_") and not k.endswith(("_per_second", "runtime"))
     }
     lines = [f"run directory: {output_dir}"]
-    if (output_dir / "trainer_state.json").exists():
-        lines.append(f"trainer state: {output_dir / 'trainer_state.json'}")
-    lines.append(f"results:       {output_dir / 'all_results.json'}")
-    if (output_dir / "samples.jsonl").exists():
-        lines.append(f"sample log:    {output_dir / 'samples.jsonl'}")
-    if outcome.result is not None:
-        lines.append(f"probe report:  {output_dir / PROBE_REPORT}")
+    files = [
+        ("trainer state", output_dir / "trainer_state.json"),
+        ("results", output_dir / "all_results.json"),
+        ("samples", output_dir / SAMPLES_FILE),
+        *(("predictions", path) for path in sorted(output_dir.glob("*_predictions.json"))),
+    ]
+    lines += [f"  {label + ':':<15}{path}" for label, path in files if path.exists()]
+    labels = {"wandb": "W&B", "tensorboard": "TensorBoard"}
+    lines += [f"  {labels[name] + ':':<15}{where}" for name, where in outcome.loggers.items()]
+    if outcome.reports:
+        lines.append(f"  {'reports:':<15}{', '.join(str(path) for path in outcome.reports)}")
     if shown:
-        lines.append("eval metrics:  " + json.dumps(shown))
+        lines.append("final eval:    " + json.dumps(shown))
+    best = best_eval_loss(outcome.log_history)
+    if best:
+        lines.append(f"best eval:     {best}")
     if outcome.result is not None:
         lines.append("")
         lines.append(outcome.result.text())

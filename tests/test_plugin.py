@@ -1,5 +1,6 @@
 """`pytest --qadiag` end to end with pytester, on the example project and on copies with planted bugs."""
 
+import json
 import re
 import shutil
 
@@ -51,6 +52,15 @@ def test_correct_project_passes_every_item_and_its_own_tests(project):
     result.assert_outcomes(passed=len(ITEMS) + 3)
     for name in ITEMS:
         result.stdout.fnmatch_lines([f"*qadiag::{name} PASSED*"])
+    result.stdout.fnmatch_lines(
+        ["qadiag: * samples captured at steps *, * decoded exactly right", "qadiag: report in *.qadiag: *report.html*"]
+    )
+    report = json.loads((project.path / ".qadiag" / "qadiag_report.json").read_text(encoding="utf-8"))
+    assert report["schema_version"] == 1 and report["generated_by"] == "pytest --qadiag"
+    assert report["findings"] == [] and report["counts"]["severity"]["error"] == 0
+    assert {"qadiag", "transformers", "torch", "python"} <= set(report["versions"])
+    assert (project.path / ".qadiag" / "samples.jsonl").is_file()
+    assert "<svg" in (project.path / ".qadiag" / "report.html").read_text(encoding="utf-8")
 
 
 def test_unprefixed_metrics_fail_log_keys_with_the_code_and_fix(project):
@@ -148,10 +158,13 @@ def test_junit_xml_names_the_failing_probe_and_code(project):
         "metrics[key] = value",
     )
     xml = project.path / "report.xml"
-    run(project, "-k", "log-keys", f"--junitxml={xml}")
+    result = run(project, "-k", "log-keys", f"--junitxml={xml}", "-rf")
     text = xml.read_text(encoding="utf-8")
     assert re.search(r'<testcase[^>]*name="log-keys"', text)
-    assert "QD103" in text and "<failure" in text
+    assert re.search(r'<property name="QD103" value="error: [^"\n]*exact_match', text)
+    assert "<failure" in text
+    # the short test summary names the first finding, not just the item
+    result.stdout.fnmatch_lines(["FAILED qadiag::log-keys - QD103 *exact_match*"])
 
 
 @pytest.mark.parametrize(

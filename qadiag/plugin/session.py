@@ -232,3 +232,33 @@ class PluginSession:
             if isinstance(value, Result) and value.crash is not None:
                 return value.crash
         return None
+
+    def shared_result(self) -> Result | None:
+        """The shared run's result when it ran (crashed or not), without running anything."""
+        kind, value = self._cache.get("run", (None, None))
+        return value if kind == "value" else None
+
+    def write_reports(self) -> list[Path]:
+        """What the items found, in the report dir: ``qadiag_report.json`` (with full tracebacks), the shared
+        run's ``trainer_state.json`` (for the curves), ``report.html`` and ``report.md``; their paths."""
+        from qadiag.report import write_report
+        from qadiag.report.probe_report import PROBE_REPORT_FILE, probe_report_payload, write_probe_report
+
+        findings = [item for outcome in self.outcomes.values() for item in outcome.findings]
+        result = self.shared_result()
+        trainer_kind, trainer = self._cache.get("trainer", (None, None))
+        payload = probe_report_payload(
+            generated_by="pytest --qadiag",
+            task=self.setup.task.name,
+            run_dir=str(self.report_dir),
+            probes=list(self.outcomes),
+            findings=findings,
+            crash=self.crash(),
+            outputs={"samples": "samples.jsonl" if (self.report_dir / "samples.jsonl").is_file() else None},
+            args=trainer.args if trainer_kind == "value" else None,
+        )
+        written = [write_probe_report(self.report_dir / PROBE_REPORT_FILE, payload)]
+        if result is not None and trainer_kind == "value":
+            trainer.state.save_to_json(str(self.report_dir / "trainer_state.json"))
+        paths = write_report(self.report_dir, step_summary=True)
+        return [*written, paths.html, paths.markdown]

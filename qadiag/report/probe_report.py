@@ -197,3 +197,99 @@ def parse_probe_report(data: dict[str, Any], relative: str = PROBE_REPORT_FILE) 
             "re-create the file by re-running qadiag train or pytest --qadiag",
         ))
     return report
+
+
+# -- writing (qadiag train, pytest --qadiag) ------------------------------------------------------------
+
+# The training arguments a report shows (the ones that change what the curves and findings mean).
+SETTINGS_SHOWN = (
+    "learning_rate",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "label_smoothing_factor",
+    "eval_strategy",
+    "eval_steps",
+    "logging_steps",
+    "save_strategy",
+    "metric_for_best_model",
+    "load_best_model_at_end",
+    "seed",
+    "report_to",
+)
+
+
+def _versions() -> dict[str, str]:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from qadiag import __version__
+
+    found = {"qadiag": __version__, "python": platform.python_version()}
+    for package in ("transformers", "torch"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def _setting(value: Any) -> Any:
+    value = getattr(value, "value", value)  # transformers' str enums
+    return value if isinstance(value, (str, int, float, bool, type(None), list)) else str(value)
+
+
+def probe_report_payload(
+    *,
+    generated_by: str,
+    task: str,
+    run_dir: str,
+    probes: list[str],
+    findings: list[Any],
+    crash: Any = None,
+    outputs: dict[str, Any] | None = None,
+    args: Any = None,
+) -> dict[str, Any]:
+    """The schema-1 ``qadiag_report.json`` content (``findings``/``crash`` are :class:`qadiag.findings.Finding`)."""
+    from qadiag.findings import Severity
+
+    by_code: dict[str, int] = {}
+    for item in findings:
+        by_code[item.code] = by_code.get(item.code, 0) + 1
+    crash_entry = None
+    if crash is not None:
+        crash_entry = {
+            "code": crash.code,
+            "message": crash.message,
+            "location": crash.source or "",
+            "traceback": crash.evidence.get("full_traceback") or crash.evidence.get("traceback") or "",
+        }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_by": generated_by,
+        "versions": _versions(),
+        "task": task,
+        "run_dir": run_dir,
+        "probes": probes,
+        "counts": {
+            "severity": {level.value: sum(item.severity is level for item in findings) for level in Severity},
+            "code": dict(sorted(by_code.items())),
+        },
+        "findings": [item.to_dict() for item in findings],
+        "crash": crash_entry,
+        "outputs": outputs or {},
+        "settings": {name: _setting(getattr(args, name)) for name in SETTINGS_SHOWN if hasattr(args, name)},
+    }
+
+
+def write_probe_report(path: Any, payload: dict[str, Any]) -> Any:
+    """Write ``payload`` to ``path`` (replaced at once: a reader never sees half a file)."""
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(payload, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
+    temporary.replace(path)
+    return path

@@ -3,6 +3,7 @@ session, side by side (two processes), and the reports written from them."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -80,7 +81,10 @@ def qa_report(trained_runs: dict[str, Path], tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture(scope="session")
 def pair_report(trained_runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Report:
-    """The pair-classification run as `qadiag train` left it (old-form qadiag_report.json), reported in place."""
+    """The pair-classification run with the qadiag_report.json of earlier qadiag versions (no schema version:
+    probes and findings only), reported in place."""
     run_dir = tmp_path_factory.mktemp("pair") / "run"
     shutil.copytree(trained_runs["pair-classification"], run_dir)
+    current = json.loads((run_dir / "qadiag_report.json").read_text(encoding="utf-8"))
+    write_json(run_dir / "qadiag_report.json", {"probes": current["probes"], "findings": current["findings"]})
     return Report(run_dir, write_report(run_dir, step_summary=False))
