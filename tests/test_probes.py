@@ -23,7 +23,8 @@ def setup(tmp_path_factory):
 
 
 def make_trainer(setup, output_dir, **overrides):
-    args = setup.args(output_dir=str(output_dir), max_steps=8, eval_steps=4, logging_steps=2, **overrides)
+    settings = {"output_dir": str(output_dir), "max_steps": 8, "eval_steps": 4, "logging_steps": 2}
+    args = setup.args(**{**settings, **overrides})
     return setup.build_trainer(args=args)
 
 
@@ -126,3 +127,12 @@ def test_overfit_check_fails_a_loss_that_does_not_train_and_passes_the_reference
 
     assert [item.code for item in overfit("qadiag_corpus.detached_loss:buggy")] == ["QD403"]
     assert overfit("qadiag_corpus.reference:question_answering_trainer") == []
+
+
+def test_eval_steps_without_an_eval_strategy_is_a_setting_that_never_takes_effect(setup, tmp_path):
+    trainer = make_trainer(setup, tmp_path, eval_strategy="no", eval_steps=4)
+    run = qadiag.attach(trainer, ["loss-swap"], console=False)
+    trainer.train()
+    found = [item for item in run.finish().findings if item.code == "QD310"]
+    assert [item.key for item in found] == ["eval_steps"]
+    assert "eval_strategy='steps'" in found[0].fix

@@ -110,6 +110,8 @@ class TinySetup:
             "dataloader_pin_memory": False,
         }
         settings.update(overrides)
+        if settings["eval_strategy"] == "no" and "eval_steps" not in overrides:
+            settings.pop("eval_steps")  # it only counts with eval_strategy="steps"
         return TrainingArguments(**settings)
 
     def providers(self, **overrides: Any) -> dict[str, Callable[[], Any]]:

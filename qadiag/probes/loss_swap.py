@@ -125,6 +125,19 @@ class LossSwapProbe(Probe):
                     source="TrainingArguments",
                 )
             )
+        strategy = getattr(args.eval_strategy, "value", args.eval_strategy)
+        if args.eval_steps is not None and strategy == "no":
+            self.record(
+                finding(
+                    "QD310",
+                    f"eval_steps={args.eval_steps} is set but eval_strategy is 'no': the Trainer never evaluates "
+                    "during training, so there is no eval curve to read",
+                    "set eval_strategy='steps' (eval_steps only counts with it), or drop eval_steps",
+                    source="TrainingArguments.eval_steps",
+                    key="eval_steps",
+                    evidence={"setup_fact": True},
+                )
+            )
 
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._gradients_checked:
