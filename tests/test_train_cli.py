@@ -98,3 +98,42 @@ def test_import_and_help_load_neither_torch_nor_transformers(code):
     check = "import sys; sys.exit(' '.join(sorted({'torch', 'transformers'} & set(sys.modules))) or 0)"
     result = subprocess.run([sys.executable, "-c", f"{code}\n{check}"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+PAIRS = [{"sentence1": "a b", "sentence2": "b a", "label": 0}, {"sentence1": "c d", "sentence2": "d c", "label": 1}]
+
+
+def test_a_label_the_model_cannot_predict_stops_before_anything_is_written(tmp_path, capsys):
+    train = write_jsonl(tmp_path / "pairs.jsonl", [*PAIRS, {"sentence1": "e", "sentence2": "f", "label": 2}])
+    output_dir = tmp_path / "out"
+    code = main(["train", "--task", "pair-classification", "--train_file", str(train), "--validation_file",
+                 str(train), "--output_dir", str(output_dir)])
+    err = capsys.readouterr().err
+    assert code == 2 and "line 3" in err and "predicts 2 classes" in err
+    assert not output_dir.exists()
+
+
+def test_an_output_dir_that_is_a_file_is_one_line(tmp_path, capsys):
+    occupied = tmp_path / "taken"
+    occupied.write_text("not a directory", encoding="utf-8")
+    assert main(["train", "--output_dir", str(occupied / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is a file" in err
+    assert occupied.read_text(encoding="utf-8") == "not a directory"
+
+
+@pytest.mark.parametrize("checkpoint", ["latest", "no/such/checkpoint-5"])
+def test_a_resume_checkpoint_that_is_not_there_is_one_line(tmp_path, capsys, checkpoint):
+    output_dir = tmp_path / "run"
+    assert main(["train", "--output_dir", str(output_dir), "--resume_from_checkpoint", checkpoint]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "resume_from_checkpoint" in err
+    assert not output_dir.exists()
+
+
+def test_an_unknown_flag_is_argparse_usage_and_exit_2(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "qadiag", "train", "--output_dir", str(tmp_path / "o"),
+                             "--no_such_flag", "1"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "usage: qadiag train" in result.stderr and "unrecognized arguments: --no_such_flag 1" in result.stderr
+    assert "Traceback" not in result.stderr

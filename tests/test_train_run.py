@@ -66,3 +66,15 @@ def test_probe_outputs_are_written(run_dir):
 def test_the_run_directory_audits_clean(run_dir, capsys):
     assert audit_main([str(run_dir.parent), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_a_resumed_run_keeps_each_sample_once(tmp_path):
+    output_dir = tmp_path / "run"
+    base = ["train", "--output_dir", str(output_dir), "--max_steps", "12", "--save_steps", "6", "--save_strategy",
+            "steps", "--eval_strategy", "no", "--logging_steps", "6", "--capture_every", "3", "--samples", "2",
+            "--disable_tqdm", "true", "--probes", "output-capture"]
+    assert main(base) == 0  # the steps after checkpoint-6 are now in samples.jsonl, as if killed after step 12
+    assert main([*base, "--resume_from_checkpoint", str(output_dir / "checkpoint-6")]) == 0
+    records = [json.loads(line) for line in (output_dir / "samples.jsonl").read_text().splitlines()]
+    keys = [(record["step"], record["sample"]) for record in records]
+    assert sorted(keys) == sorted(set(keys)) == [(step, sample) for step in (3, 6, 9, 12) for sample in (0, 1)]

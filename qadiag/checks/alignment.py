@@ -67,7 +67,8 @@ class ContextIndex:
     """The context of one example tokenized once, with an index of its token ``ANCHOR``-grams."""
 
     def __init__(self, context: str, tokenizer: Any) -> None:
-        encoded = tokenizer(context, add_special_tokens=False, return_offsets_mapping=True)
+        # the whole context at once, longer than any model input: verbose=False keeps the length warning quiet
+        encoded = tokenizer(context, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         self.ids: list[int] = list(encoded["input_ids"])
         self.offsets: list[tuple[int, int]] = [tuple(pair) for pair in encoded["offset_mapping"]]
         self._anchors: dict[tuple[int, ...], list[int]] = {}
