@@ -12,8 +12,6 @@ import os
 import sys
 from typing import Any
 
-from qadiag.findings import Finding
-
 
 def _process_group() -> Any:
     """``torch.distributed`` when a process group of more than one rank is up, else None."""
@@ -84,31 +82,8 @@ def gather_everywhere(value: Any) -> list[Any]:
     return gathered
 
 
-def merge_rank_findings(per_rank: list[list[Finding]]) -> list[Finding]:
-    """Findings gathered from the ranks, the same finding seen by several ranks kept once.
-
-    Ranks see different batches, so the same bug is usually found by every rank with different
-    numbers: the n-th finding with a given ``(code, probe, source, key)`` on each rank is one finding,
-    in the lowest rank's words, with ``evidence["ranks"]`` listing the ranks that found it.
-    """
-    if len(per_rank) == 1:
-        return list(per_rank[0])
-    merged: dict[tuple, tuple[Finding, list[int]]] = {}
-    for process, findings in enumerate(per_rank):
-        seen: dict[tuple, int] = {}
-        for item in findings:
-            identity = (item.code, item.probe, item.source, item.key)
-            seen[identity] = seen.get(identity, 0) + 1
-            _, ranks = merged.setdefault((*identity, seen[identity]), (item, []))
-            ranks.append(process)
-    return [
-        Finding(**{**item.__dict__, "evidence": {**item.evidence, "ranks": ranks}}) for item, ranks in merged.values()
-    ]
-
-
 def flatten_rank_records(per_rank: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Records gathered from the ranks, each tagged with its rank when there is more than one."""
     if len(per_rank) == 1:
         return list(per_rank[0])
     return [{"rank": process, **record} for process, records in enumerate(per_rank) for record in records]
-

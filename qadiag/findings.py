@@ -201,8 +201,6 @@ def sort_key(item: Finding) -> tuple:
     return (item.run or "", item.source or "", -item.severity.rank, item.code, item.step or 0, item.key or "")
 
 
-
-
 def where_of(item: Finding) -> dict[str, Any]:
     """The location fields of a finding, for listing occurrences."""
     return {
@@ -275,10 +273,3 @@ class FindingGroups:
         if group.count == group.first.count and not evidence:
             return group.first
         return replace(group.first, count=group.count, evidence={**group.first.evidence, **evidence})
-
-
-def merge_repeats(items: Iterable[Finding], **options: Any) -> list[Finding]:
-    """``items`` with repeats of one identity merged into one finding (see :class:`FindingGroups`)."""
-    groups = FindingGroups(**options)
-    groups.extend(items)
-    return groups.findings()

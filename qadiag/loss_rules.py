@@ -29,11 +29,6 @@ NON_FINITE_FIX = (
 )
 
 
-def is_loss_key(key: str) -> bool:
-    """``loss``, ``train_loss``, ``eval_loss``, ``eval_<dataset>_loss``: the keys these rules judge."""
-    return key in ("loss", "train_loss") or (key.startswith(EVAL_PREFIX) and key.endswith("_loss"))
-
-
 def missing_eval_loss(
     key: str = "eval_loss", *, logged: str | None = None, cause: str | None = None, fix: str | None = None, **where: Any
 ) -> Finding:

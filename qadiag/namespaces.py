@@ -9,7 +9,6 @@ does not start with ``eval_`` (or ``test_`` for ``predict()``) is filed under ``
 from __future__ import annotations
 
 import enum
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -166,10 +165,6 @@ def is_number(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return not isinstance(value, (str, bytes))
-
-
-def is_finite_number(value: Any) -> bool:
-    return is_number(value) and math.isfinite(float(value))
 
 
 def _prefix_fix(kind: RowKind) -> str:

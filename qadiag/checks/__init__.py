@@ -198,10 +198,6 @@ def owner_of_crash(method: str | None) -> str | None:
     return next((check.probe for check in CHECKS if method in check.crash_methods), None)
 
 
-def codes_of_probe(probe: str) -> tuple[str, ...]:
-    return tuple(code for check in CHECKS if check.probe == probe for code in check.codes)
-
-
 def markdown_table() -> str:
     """The README's table of probes: each probe, its checks (kind) and codes, what they catch."""
     rows = ["| probe | checks (kind) | codes | catches |", "| --- | --- | --- | --- |"]

@@ -86,9 +86,7 @@ def uses_in(tree: ast.AST, *, in_trainer: bool) -> Iterator[tuple[ApiChange, int
         elif isinstance(node, ast.Attribute):
             if node.attr in argument_fields and _is_args(node.value):
                 yield argument_fields[node.attr], node.lineno
-            elif (
-                in_trainer and node.attr in attributes and isinstance(node.value, ast.Name) and node.value.id == "self"
-            ):
+            elif in_trainer and node.attr in attributes and _is_self(node.value):
                 yield attributes[node.attr], node.lineno
         elif isinstance(node, ast.ImportFrom) and node.module:
             package = node.module.split(".")[0]

@@ -232,34 +232,30 @@ class EvalLossProbe(Probe):
             "same objective as training"
         )
         if self.options.loss is None and train_batches and not train_builtin and all_builtin_in_eval:
-            self.record(
-                finding(
-                    "QD203",
-                    f"compute_loss returned a loss of its own on all {train_batches} training batches but the "
-                    f"model's built-in loss on all {eval_batches} evaluation batches, so eval_loss and the training "
-                    "loss measure different objectives"
-                    + (" (compute_loss branches on model.training)" if branch else ""),
-                    fix,
-                    key="eval_loss",
-                    source=self.method_location("compute_loss"),
-                )
+            what = (
+                f"compute_loss returned a loss of its own on all {train_batches} training batches but the model's "
+                f"built-in loss on all {eval_batches} evaluation batches"
             )
         elif self._eval_mismatches and self._eval_example and not both_builtin:
             # Both returning the model's own loss is one objective: a declared loss differing from it is
             # loss-swap's finding (QD301), not an evaluation one.
             reported, declared = self._eval_example
-            self.record(
-                finding(
-                    "QD203",
-                    f"on {self._eval_mismatches} of {self._eval_compared} evaluation batches the loss evaluate() "
-                    f"computed ({reported:.6g}) is not the declared loss on the same outputs ({declared:.6g}), so "
-                    "eval_loss and the training loss measure different objectives"
-                    + (" (compute_loss branches on model.training)" if branch else ""),
-                    fix,
-                    key="eval_loss",
-                    source=self.method_location("compute_loss"),
-                )
+            what = (
+                f"on {self._eval_mismatches} of {self._eval_compared} evaluation batches the loss evaluate() "
+                f"computed ({reported:.6g}) is not the declared loss on the same outputs ({declared:.6g})"
             )
+        else:
+            return
+        self.record(
+            finding(
+                "QD203",
+                f"{what}, so eval_loss and the training loss measure different objectives"
+                + (" (compute_loss branches on model.training)" if branch else ""),
+                fix,
+                key="eval_loss",
+                source=self.method_location("compute_loss"),
+            )
+        )
 
     def _training_branch(self) -> str | None:
         """`` (line N)`` where the trainer's compute_loss tests ``model.training``; None when it does not."""

@@ -99,23 +99,37 @@ def markdown_table(columns: Sequence[str], records: Sequence[dict[str, Any]]) ->
 
 
 class WandbSink:
-    """One ``samples/predictions`` W&B table, every capture in it, keyed by the step it was captured at."""
+    """One ``samples/predictions`` W&B table with every capture, its rows at the step they were captured at.
+
+    The Trainer's W&B callback plots everything against ``train/global_step`` (``define_metric``): the
+    table is logged with that step, so step-150 samples sit on step 150, not on the next logged row. An
+    incremental table (wandb >= 0.19) sends only the new rows each time; older wandb gets the whole table.
+    """
 
     def __init__(self) -> None:
-        self.rows: list[list[Any]] = []
+        self.table: Any = None
         self.columns: list[str] | None = None
+
+    def _new_table(self, wandb: Any) -> Any:
+        try:
+            return wandb.Table(columns=self.columns, log_mode="INCREMENTAL")
+        except TypeError:  # wandb < 0.19: no incremental tables
+            return wandb.Table(columns=self.columns)
 
     def write(self, records: Sequence[dict[str, Any]]) -> None:
         import wandb
 
         if wandb.run is None:
             return
-        if self.columns is None:
-            self.columns = list(dict.fromkeys(key for record in records for key in record))
-        self.rows.extend([_cell(record.get(column)) for column in self.columns] for record in records)
-        table = wandb.Table(columns=self.columns, data=self.rows)
-        # commit=False: ride on the Trainer's next history row instead of adding a step of our own
-        wandb.log({"samples/predictions": table}, commit=False)
+        if self.table is None:
+            keys = {key for record in records for key in record}
+            # a table's columns are fixed at its first capture: a note or answer may come later
+            later = {"note", "answer"} if "question" in keys else set()
+            self.columns = [*dict.fromkeys([*(key for record in records for key in record), *sorted(later - keys)])]
+            self.table = self._new_table(wandb)
+        for record in records:
+            self.table.add_data(*[_cell(record.get(column)) for column in self.columns])
+        wandb.log({"samples/predictions": self.table, "train/global_step": records[0]["step"]})
 
 
 class TensorBoardSink:

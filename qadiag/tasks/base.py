@@ -39,6 +39,19 @@ class TrainingPieces:
     eval_examples: Any
     output_dir: str | None = None
 
+    def trainer_arguments(self) -> dict[str, Any]:
+        """What every task's Trainer is built with (the task adds its own)."""
+        from transformers import DataCollatorWithPadding
+
+        return {
+            "model": self.model,
+            "args": self.args,
+            "data_collator": DataCollatorWithPadding(self.tokenizer),
+            "processing_class": self.tokenizer,
+            "train_dataset": self.train_features,
+            "eval_dataset": self.eval_features,
+        }
+
 
 class Task(abc.ABC):
     name: ClassVar[str]

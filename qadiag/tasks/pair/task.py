@@ -63,18 +63,10 @@ class PairClassificationTask(Task):
         return compute_metrics
 
     def build_trainer(self, pieces: TrainingPieces, **options: Any) -> Any:
-        from transformers import DataCollatorWithPadding, Trainer
+        from transformers import Trainer
 
         compat.declare_mean_loss(pieces.model)
-        return Trainer(
-            model=pieces.model,
-            args=pieces.args,
-            data_collator=DataCollatorWithPadding(pieces.tokenizer),
-            processing_class=pieces.tokenizer,
-            train_dataset=pieces.train_features,
-            eval_dataset=pieces.eval_features,
-            compute_metrics=self.compute_metrics(),
-        )
+        return Trainer(**pieces.trainer_arguments(), compute_metrics=self.compute_metrics())
 
     def recognises(self, outputs: Any) -> bool:
         return output_field(outputs, "logits") is not None

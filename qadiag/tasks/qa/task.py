@@ -78,17 +78,10 @@ class QuestionAnsweringTask(Task):
         return make_post_process_function(output_dir=output_dir, **options)
 
     def build_trainer(self, pieces: TrainingPieces, **options: Any) -> Any:
-        from transformers import DataCollatorWithPadding
-
         from qadiag.tasks.qa.trainer import QuestionAnsweringTrainer
 
         return QuestionAnsweringTrainer(
-            model=pieces.model,
-            args=pieces.args,
-            data_collator=DataCollatorWithPadding(pieces.tokenizer),
-            processing_class=pieces.tokenizer,
-            train_dataset=pieces.train_features,
-            eval_dataset=pieces.eval_features,
+            **pieces.trainer_arguments(),
             eval_examples=pieces.eval_examples,
             post_process_function=self.post_process_function(output_dir=pieces.output_dir, **options),
             compute_metrics=self.compute_metrics(),
