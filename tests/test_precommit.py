@@ -43,7 +43,7 @@ def test_the_audit_hook_fails_a_committed_run_with_an_unprefixed_metric_and_pass
     git_repository(repository)
     result = try_repo(repository, "qadiag-audit")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "QD101" in result.stdout and "exact_match" in result.stdout
+    assert "QD103" in result.stdout and "exact_match" in result.stdout  # eval_loss is prefixed, exact_match not
     shutil.rmtree(repository / "runs" / "bad")
     trainer_state(repository / "runs" / "good", {"eval_loss": 0.9, "eval_exact_match": 50.0})
     subprocess.run(["git", "-C", str(repository), "add", "-A"], check=True)
