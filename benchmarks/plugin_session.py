@@ -5,7 +5,8 @@
 Each measurement is a fresh process (imports included, as in CI), alternating so that machine noise
 hits all of them:
 - ``bare training``: the example project's trainer factory on qadiag's tiny model and data, trained
-  for the same steps and evaluated, no probes (what a user's own smoke test would cost);
+  for the same steps and evaluated, no probes (what a user's own smoke test would cost); both run
+  with one torch thread (``OMP_NUM_THREADS=1``), as the plugin's tiny runs do;
 - ``pytest --qadiag``: the whole plugin session (shared probed run, alignment, gradient accumulation
   and overfit checks, the project's own tests);
 - ``pytest --collect-only`` with the plugin installed and with ``-p no:qadiag``: what merely having
@@ -63,6 +64,9 @@ def main() -> None:
         **os.environ,
         "WANDB_MODE": "offline",
         "PYTHONPATH": os.pathsep.join([str(project / "src"), str(ROOT)]),
+        # the same torch threads for both: the plugin runs its tiny trainings on one thread, and a bare run
+        # with two on a busy 2-core machine measures the thread fight, not qadiag's overhead
+        "OMP_NUM_THREADS": "1",
     }
     pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     commands = {

@@ -41,6 +41,20 @@ class Outcome:
     not_run: str | None = None
 
 
+@contextlib.contextmanager
+def one_intra_op_thread() -> Iterator[None]:
+    """The tiny runs on one torch thread: a tiny model gains nothing from a second one, and on a 2-core CI
+    runner shared with other processes the threads fight for the cores (3-5x slower measured)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _same_place(fact: Finding, crash: Finding) -> bool:
     """A fact read in the setup that is what crashed: the same removed API, or the same line."""
     api = crash.evidence.get("api_change")
@@ -115,7 +129,8 @@ class PluginSession:
 
     def shared_run(self) -> Result:
         """The factory's trainer trained and evaluated once, with every selected callback probe attached."""
-        return self._once("run", self._run)
+        with one_intra_op_thread():
+            return self._once("run", self._run)
 
     def _run(self) -> Result:
         trainer = self.trainer()
@@ -156,7 +171,8 @@ class PluginSession:
     # -- outcomes ---------------------------------------------------------------------------------
     def outcome(self, probe: str) -> Outcome:
         if probe not in self.outcomes:
-            self.outcomes[probe] = self._outcome(probe)
+            with one_intra_op_thread():
+                self.outcomes[probe] = self._outcome(probe)
         return self.outcomes[probe]
 
     def _needs_trainer(self, probe: str) -> bool:
