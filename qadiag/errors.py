@@ -8,6 +8,8 @@ problem is on, so callers can catch exactly what they expect.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class QadiagError(Exception):
     """A problem with the user's input or setup; the CLI prints it on one line and exits 2."""
@@ -63,6 +65,25 @@ class UnknownCheckError(ConfigError):
 
 class DeclaredLossError(QadiagError):
     """The loss the user declared raised when recomputed on outputs the Trainer already computed."""
+
+
+class UserCodeCrashed(QadiagError):
+    """The user's code raised while qadiag ran it; ``finding`` says where, why and how to fix it."""
+
+    def __init__(self, finding: Any) -> None:
+        super().__init__(finding.message, source=finding.source, fix=finding.fix)
+        self.finding = finding
+
+
+class FindingsFailed(QadiagError):
+    """Error-level findings of one ``pytest --qadiag`` item (its failure); ``headline`` is the first one."""
+
+    def __init__(self, text: str, headline: str) -> None:
+        super().__init__(text)
+        self.headline = headline
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class QadiagWarning(UserWarning):

@@ -17,14 +17,6 @@ import pytest
 DEFAULT_REPORT_DIR = ".qadiag"
 
 
-class QadiagFindings(Exception):
-    """Error-level findings of one probe (the item's failure)."""
-
-    def __init__(self, text: str, headline: str) -> None:
-        super().__init__(text)
-        self.headline = headline
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("qadiag", "qadiag: diagnostics for Hugging Face Trainer code")
     group.addoption(
@@ -181,7 +173,7 @@ class QadiagItem(pytest.Item):
             pytest.skip(outcome.not_run)
 
     def _raise_or_warn(self, found: list[Any], strict: bool) -> None:
-        from qadiag.errors import QadiagWarning
+        from qadiag.errors import FindingsFailed, QadiagWarning
         from qadiag.findings import Severity, is_failure
         from qadiag.formats import format_text
 
@@ -198,10 +190,12 @@ class QadiagItem(pytest.Item):
                 body += "\n\nyour code, innermost call last:\n" + "\n".join(tracebacks)
             first = failures[0]
             more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
-            raise QadiagFindings(body, f"{first.code} {' '.join(first.message.split())}{more}")
+            raise FindingsFailed(body, f"{first.code} {' '.join(first.message.split())}{more}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, QadiagFindings):
+        from qadiag.errors import FindingsFailed
+
+        if isinstance(excinfo.value, FindingsFailed):
             # The first line is what pytest's short test summary shows: the first finding's code and message.
             return f"{excinfo.value.headline}\n{excinfo.value}"
         return super().repr_failure(excinfo, style=style)

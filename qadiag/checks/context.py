@@ -52,10 +52,15 @@ class CheckContext:
     validation: Validation | None = None
     loss: Callable[..., Any] | None = None  # the loss the user declared they optimise
     features: Any = None  # the training features when already built; else built on first use
+    build_features: Callable[[], Any] | None = None  # how to build them, when not the task's way
 
     def train_features(self) -> Any:
         if self.features is None:
-            self.features = self.task.features(self.train_examples, self.prepare_train, "qadiag train features")
+            self.features = (
+                self.build_features()
+                if self.build_features is not None
+                else self.task.features(self.train_examples, self.prepare_train, "qadiag train features")
+            )
         return self.features
 
     def trainer_with(self, train_dataset: Any, eval_dataset: Any = None, **overrides: Any) -> Any:

@@ -18,19 +18,11 @@ from typing import Any
 from qadiag.api import Result, attach, run_check
 from qadiag.checks import Kind, checks_of
 from qadiag.crash import EVALUATION, FACTORY, IMPORT, PREPROCESSING, TRAINING, Stage, crash_finding
-from qadiag.errors import QadiagError
+from qadiag.errors import QadiagError, UserCodeCrashed
 from qadiag.findings import Finding, finding
 from qadiag.plugin.config import CALLABLE_KEYS, PluginConfig
 from qadiag.plugin.setup import PREPARE_KEYS, TinySetup
 from qadiag.usercode import callable_location
-
-
-class Crashed(Exception):
-    """User code raised; ``finding`` says where and why."""
-
-    def __init__(self, item: Finding) -> None:
-        super().__init__(item.message)
-        self.finding = item
 
 
 @dataclass
@@ -63,16 +55,17 @@ def _same_place(fact: Finding, crash: Finding) -> bool:
 
 @contextlib.contextmanager
 def user_code(stage: Stage, user_callable: Any = None, **context: Any) -> Iterator[None]:
-    """Turn an exception raised by user code during ``stage`` into :class:`Crashed`."""
+    """Turn an exception raised by user code during ``stage`` into :class:`UserCodeCrashed`."""
     try:
         yield
-    except Crashed:
+    except UserCodeCrashed:
         raise
     except QadiagError as error:  # qadiag's own verdict on what the user code did (e.g. not a Trainer)
         source = error.source or (callable_location(user_callable) if user_callable else None)
-        raise Crashed(finding(stage.code, error.message, error.fix or "see the message", source=source)) from None
+        verdict = finding(stage.code, error.message, error.fix or "see the message", source=source)
+        raise UserCodeCrashed(verdict) from None
     except Exception as error:
-        raise Crashed(crash_finding(error, stage, user_callable=user_callable, **context)) from None
+        raise UserCodeCrashed(crash_finding(error, stage, user_callable=user_callable, **context)) from None
 
 
 class PluginSession:
@@ -89,7 +82,7 @@ class PluginSession:
         if key not in self._cache:
             try:
                 self._cache[key] = ("value", compute())
-            except Crashed as crash:
+            except UserCodeCrashed as crash:
                 self._cache[key] = ("crash", crash)
         kind, value = self._cache[key]
         if kind == "crash":
@@ -199,7 +192,7 @@ class PluginSession:
             return Outcome(findings)
         try:
             result = self.shared_run()
-        except Crashed as crashed:
+        except UserCodeCrashed as crashed:
             return self._crashed(probe, crashed.finding, None, findings)
         if result.crash is not None:
             return self._crashed(probe, result.crash, result, findings)

@@ -86,7 +86,9 @@ class TinySetup:
     def features(self, split: str) -> Any:
         return self._once(
             f"features-{split}",
-            lambda: self.task.features(self.examples(split), self.prepare(split), f"qadiag {split} features"),
+            lambda: self.task.features(
+                self.examples(split), self.prepare(split), f"qadiag {split} features", in_memory=True
+            ),
         )
 
     def args(self, **overrides: Any) -> Any:
@@ -164,6 +166,7 @@ class TinySetup:
                 self.examples("validation"),
                 self.task.prepare_validation(self.tokenizer(), SIZES, with_labels=True),
                 "qadiag labelled validation features",
+                in_memory=True,
             ),
         )
 
@@ -184,6 +187,7 @@ class TinySetup:
                 prepare_train=self.prepare("train"),
                 prepare_source=self.prepare_source("train"),
                 workdir=self.workdir,
+                build_features=lambda: self.features("train"),
                 build_trainer=self.build_fresh_trainer,
                 loss=self.callable("loss"),
                 validation=Validation(

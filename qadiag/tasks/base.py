@@ -116,8 +116,23 @@ class Task(abc.ABC):
         """``batch of raw examples -> validation features``; without labels as the task's reference
         scripts make them (``run_qa.py``) when ``with_labels`` is False."""
 
-    def features(self, examples: Any, prepare: Prepare, description: str) -> Any:
-        return examples.map(prepare, batched=True, remove_columns=examples.column_names, desc=description)
+    def features(self, examples: Any, prepare: Prepare, description: str, *, in_memory: bool = False) -> Any:
+        """``prepare`` mapped over ``examples``. ``in_memory``: no cache file, and no fingerprint of
+        ``prepare`` (datasets hashes a function with everything it reaches through its globals, which for a
+        closure over a user's function can take minutes): for small datasets built for a session."""
+        if not in_memory:
+            return examples.map(prepare, batched=True, remove_columns=examples.column_names, desc=description)
+        import uuid
+
+        return examples.map(
+            prepare,
+            batched=True,
+            remove_columns=examples.column_names,
+            desc=description,
+            keep_in_memory=True,
+            load_from_cache_file=False,
+            new_fingerprint=uuid.uuid4().hex,
+        )
 
     # -- training ---------------------------------------------------------------------------------
     @abc.abstractmethod
