@@ -60,7 +60,12 @@ class Source:
 
 @dataclass(slots=True)
 class LogRow:
-    """One logged dict. ``values`` maps the Trainer-side key to the logged value."""
+    """One logged dict. ``values`` maps the Trainer-side key to the logged value.
+
+    Where the row is: ``file`` and byte ``offset``; ``line`` and ``column`` (1-based) when the file is text
+    (trainer_state.json). A row gathered from one file per key (an MLflow file-store run: ``metrics/<key>``)
+    has ``key_places``, each key's file and line, and ``file`` is its first key's file.
+    """
 
     source: Source
     file: str
@@ -70,12 +75,24 @@ class LogRow:
     logger_keys: dict[str, str] | None = None
     offset: int | None = None
     wall_time: float | None = None
+    line: int | None = None
+    column: int | None = None
+    key_places: dict[str, tuple[str, int]] | None = None
 
     def logger_key(self, key: str) -> str:
         """Where ``key`` landed in W&B/TensorBoard: as stored, or as the callbacks would file it."""
         if self.logger_keys is not None and key in self.logger_keys:
             return self.logger_keys[key]
         return logger_key(key)
+
+    def place(self, key: str | None = None) -> tuple[str, int | None, int | None]:
+        """``(file, line, column)`` of the evidence for ``key`` in this row (the row itself when the key is
+        not in it, or is None)."""
+        if not self.key_places:
+            return self.file, self.line, self.column
+        found = self.key_places.get(key) if key is not None else None
+        file, line = found or next(iter(self.key_places.values()))
+        return file, line, None
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,7 @@ class RowSplitter:
     _logger_keys: dict[str, str] = field(default_factory=dict)
     _offset: int | None = None
     _wall_time: float | None = None
+    _places: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def add(
         self,
@@ -122,8 +140,10 @@ class RowSplitter:
         group: Any = None,
         offset: int | None = None,
         wall_time: float | None = None,
+        place: tuple[str, int] | None = None,
     ) -> LogRow | None:
-        """Add one entry; returns the row it completed, if any."""
+        """Add one entry (``place``: the file and line it was read from, when each key has its own file);
+        returns the row it completed, if any."""
         done = None
         if self._values and (step != self._step or group != self._group or key in self._values):
             done = self.flush()
@@ -132,6 +152,8 @@ class RowSplitter:
         self._values[key] = value
         if stored_as is not None:
             self._logger_keys[key] = stored_as
+        if place is not None:
+            self._places[key] = place
         if key in self.last_keys:
             return done or self.flush()
         return done
@@ -139,18 +161,20 @@ class RowSplitter:
     def flush(self) -> LogRow | None:
         if not self._values:
             return None
+        places = self._places or None
         row = LogRow(
             self.source,
-            self.file,
+            next(iter(places.values()))[0] if places else self.file,
             self.index,
             self._step,
             self._values,
             self._logger_keys or None,
             self._offset,
             self._wall_time,
+            key_places=places,
         )
         self.index += 1
-        self._values, self._logger_keys = {}, {}
+        self._values, self._logger_keys, self._places = {}, {}, {}
         return row
 
 

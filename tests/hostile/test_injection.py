@@ -63,10 +63,13 @@ def test_a_hostile_metric_key_in_each_format(run_dir, audit, name):
     mlflow_file_run(run_dir / "mlruns" / "0" / "r1", {"epoch": "1 1 1\n"}, settings)
     outcome = audit(run_dir)
     # each source files it as a misnamed (QD102) or bare (QD103) eval metric, whichever the text reads as
-    by_key = {(item.get("key"), item["source"].rsplit("/", 1)[-1]) for item in outcome.findings}
-    assert {file for key, file in by_key if key == "val_" + SHOWN[name]} == {
-        "trainer_state.json", "run-hostile.wandb", "events.out.tfevents.1.host"
+    covered = {
+        source.rsplit("/", 1)[-1]
+        for item in outcome.findings
+        if "val_" + SHOWN[name] in item.get("evidence", {}).get("covers", {}).get("keys", [item.get("key")])
+        for source in item.get("evidence", {}).get("covers", {}).get("sources", [item["source"]])
     }
+    assert covered == {"trainer_state.json", "run-hostile.wandb", "events.out.tfevents.1.host"}
     assert len(github_lines(outcome)) == len(outcome.findings)
     assert "QD204" in outcome.codes_found  # the hostile setting quoted, escaped, in a message
 
