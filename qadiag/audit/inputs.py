@@ -14,6 +14,7 @@ from pathlib import Path
 from qadiag.audit.summary import SourceSummary
 from qadiag.findings import Finding
 from qadiag.formats import escape
+from qadiag.formats.locations import relative
 
 # Directories where loggers write next to (or above) a training output dir.
 LOGGER_DIRS = ("wandb", "mlruns")
@@ -22,7 +23,9 @@ MAX_LEVELS_UP = 8
 
 
 def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
+    if count == 1:
+        return f"1 {word}"
+    return f"{count:,} {word[:-1] + 'ies' if word.endswith('y') else word + 's'}"
 
 
 def what_was_read(summaries: Sequence[SourceSummary], runs: int) -> str:
@@ -32,9 +35,12 @@ def what_was_read(summaries: Sequence[SourceSummary], runs: int) -> str:
         by_kind.setdefault(summary.source.kind, []).append(summary)
     parts = []
     for kind, members in by_kind.items():
-        files = sum(len(summary.source.files) for summary in members)
+        paths = [path for summary in members for path in summary.source.files]
+        directories = sum(1 for path in paths if _is_directory(path))  # an MLflow file-store run
+        read = [_plural(len(paths) - directories, "file"), _plural(directories, "run directory")]
+        read = [text for text in read if not text.startswith("0 ")]
         rows = sum(summary.rows for summary in members)
-        parts.append(f"{_plural(len(members), kind + ' source')} ({_plural(files, 'file')}, {_plural(rows, 'row')})")
+        parts.append(f"{_plural(len(members), kind + ' source')} ({', '.join([*read, _plural(rows, 'row')])})")
     return f"read {_plural(runs, 'run')}: {', '.join(parts) or 'no log rows'}"
 
 
@@ -76,9 +82,10 @@ def unread_neighbours(arguments: Sequence[Path]) -> list[tuple[Path, Path]]:
 
 
 def neighbour_warning(neighbour: Path, given: Path) -> str:
+    shown, named = escape(relative(str(neighbour))), escape(str(given))
     return (
-        f"warning: {escape(str(neighbour))} is next to {escape(str(given))} but was not given: the runs logged "
-        f"there were not audited (add it: qadiag audit-logs {escape(str(given))} {escape(str(neighbour))})"
+        f"warning: {shown} is next to {named} but was not given: the runs logged there were not audited "
+        f"(add it: qadiag audit-logs {named} {shown})"
     )
 
 

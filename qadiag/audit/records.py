@@ -109,6 +109,21 @@ SETTING_NAMES = frozenset({"metric_for_best_model", "output_dir", "logging_nan_i
 
 
 @dataclass
+class Entries:
+    """Per-key entries in bulk (numpy arrays, one element per entry): the entry's key is ``names[keys[i]]``,
+    stored as ``tag_names[tags[i]]``."""
+
+    steps: Any
+    keys: Any
+    tags: Any
+    values: Any
+    offsets: Any
+    wall_times: Any
+    names: list[str]
+    tag_names: list[str]
+
+
+@dataclass
 class RowSplitter:
     """Rebuilds logged rows from per-key entries (TensorBoard scalars, MLflow metrics).
 
@@ -157,6 +172,75 @@ class RowSplitter:
         if key in self.last_keys:
             return done or self.flush()
         return done
+
+    def add_many(self, entries: Entries) -> list[LogRow]:
+        """Add many entries at once (no group, no places: TensorBoard scalars); returns the rows they
+        complete, exactly the rows :meth:`add` one by one would. The rows that only whole entries of
+        ``entries`` make are built from arrays; the row in progress at either end goes through :meth:`add`,
+        and so does everything when two entries of a row have one key or an ``epoch`` begins a row."""
+        import numpy as np
+
+        rows: list[LogRow] = []
+        count = len(entries.steps)
+        steps, keys, tags = entries.steps.tolist(), entries.keys.tolist(), entries.tags.tolist()
+        values, offsets, wall_times = entries.values.tolist(), entries.offsets.tolist(), entries.wall_times.tolist()
+
+        def one_by_one(first: int, last: int) -> None:
+            for at in range(first, last):
+                row = self.add(
+                    steps[at],
+                    entries.names[keys[at]],
+                    values[at],
+                    stored_as=entries.tag_names[tags[at]],
+                    offset=offsets[at],
+                    wall_time=wall_times[at],
+                )
+                if row is not None:
+                    rows.append(row)
+
+        begin = 0
+        while begin < count and self._values:  # the row in progress before these entries
+            one_by_one(begin, begin + 1)
+            begin += 1
+        if begin == count:
+            return rows
+        closing = np.array([name in self.last_keys for name in entries.names], dtype=bool)[entries.keys[begin:]]
+        step = entries.steps[begin:]
+        changed = np.concatenate([[False], step[1:] != step[:-1]])
+        closed = np.concatenate([[True], closing[:-1]])  # the entry before closed its row
+        flushed = ~closed & changed
+        starts = closed | flushed
+        row_of = np.cumsum(starts) - 1
+        pairs = np.sort(row_of * len(entries.names) + entries.keys[begin:])
+        if (closing & flushed).any() or (pairs[1:] == pairs[:-1]).any():
+            one_by_one(begin, count)
+            return rows
+        first = np.flatnonzero(starts) + begin
+        last = np.append(first[1:], count)
+        whole = len(first) if closing[-1] else len(first) - 1
+        shapes: dict[tuple[int, ...], tuple[tuple[str, ...], dict[str, str]]] = {}
+        for start, stop in zip(first[:whole].tolist(), last[:whole].tolist()):
+            shape = tuple(tags[start:stop])
+            known = shapes.get(shape)
+            if known is None:
+                names = tuple(entries.names[key] for key in keys[start:stop])
+                known = shapes[shape] = (names, dict(zip(names, (entries.tag_names[tag] for tag in shape))))
+            rows.append(
+                LogRow(
+                    self.source,
+                    self.file,
+                    self.index,
+                    steps[start],
+                    dict(zip(known[0], values[start:stop])),
+                    known[1],
+                    offsets[start],
+                    wall_times[start],
+                )
+            )
+            self.index += 1
+        if whole < len(first):
+            one_by_one(int(first[whole]), count)
+        return rows
 
     def flush(self) -> LogRow | None:
         if not self._values:

@@ -23,12 +23,13 @@ def _case(item: Finding, strict: bool) -> ET.Element:
     if location is not None:
         case.set("file", escape(location.path))
         case.set("line", str(location.start_line))
-    details = f"{item.message}{count_suffix(item)}\nwhere: {item.where}\nfix: {item.fix}"
+    details = "\n".join(
+        (escape(f"{item.message}{count_suffix(item)}"), f"where: {escape(item.where)}", f"fix: {escape(item.fix)}")
+    )
     if is_failure(item, strict):
-        failure = ET.SubElement(case, "failure", type=item.code, message=escape(item.message))
-        failure.text = "\n".join(escape(line) for line in details.splitlines())
+        ET.SubElement(case, "failure", type=item.code, message=escape(item.message)).text = details
     else:
-        ET.SubElement(case, "system-out").text = "\n".join(escape(line) for line in details.splitlines())
+        ET.SubElement(case, "system-out").text = details
     return case
 
 

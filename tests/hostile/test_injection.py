@@ -48,7 +48,7 @@ def test_a_hostile_folder_name(run_dir, audit, name):
     outcome = audit(run_dir)
     assert outcome.codes_found == {"QD907", "QD103"}
     assert len(github_lines(outcome)) == len(outcome.findings) == 2  # no line the name could add
-    assert SHOWN[name] in outcome.out["text"]
+    assert SHOWN[name] in outcome.out["full"]
     assert all(SHOWN[name] in item["source"] for item in outcome.findings)
 
 
@@ -81,7 +81,7 @@ def test_undecodable_file_names(run_dir, audit):
         handle.write('{"log_history": [{"loss": NaN, "step": 1}]}')
     outcome = audit(run_dir)
     assert outcome.codes_found == {"QD205"}
-    assert "bad-\\udcff\\udcfe-name" in outcome.out["text"]
+    assert "bad-\\udcff\\udcfe-name" in outcome.out["full"]
 
 
 def test_a_usage_error_quoting_a_hostile_argument(run_dir, tmp_path):
@@ -90,4 +90,4 @@ def test_a_usage_error_quoting_a_hostile_argument(run_dir, tmp_path):
     folder.mkdir()
     outcome = run_audit(folder, results=tmp_path / "results")
     check(outcome, allowed_codes=frozenset({2}))
-    assert f"nothing auditable under {run_dir}/{SHOWN['workflow-command']}: looked for" in outcome.err["text"]
+    assert f"nothing auditable under {run_dir}/{SHOWN['workflow-command']}: looked for" in outcome.err["full"]

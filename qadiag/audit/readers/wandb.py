@@ -231,13 +231,12 @@ def payloads(
             assembler.resyncing = True
             pos = block_end
             continue
-        if kind <= FIRST and assembler.parts is None:
-            if stop is not None and pos >= stop:  # the next part's first record
-                if seam is not None:
-                    seam.stop = pos
+        if kind <= FIRST and assembler.parts is None and seam is not None:
+            if start and seam.start is None:
+                seam.start = pos  # this part's first record (the first part's is the file's)
+            if stop is not None and pos >= stop:  # the next part's first record: this part ends
+                seam.stop = pos
                 return
-            if seam is not None and seam.start is None:
-                seam.start = pos
         if kind == FULL and assembler.parts is None:  # the common case, without a generator per chunk
             assembler.resyncing = False
             yield pos, data[local + CHUNK_HEADER : end - begin]
