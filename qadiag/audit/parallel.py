@@ -28,6 +28,9 @@ from qadiag.audit.records import Source
 
 # Less input than this is read in this process.
 PARALLEL_MIN_BYTES = 8 << 20
+# A large file is cut into up to this many parts per worker: a worker slowed by another process on its core
+# then holds up a small part, not half the file.
+PARTS_PER_WORKER = 4
 
 
 def available_cores() -> int:
@@ -52,7 +55,8 @@ def audit_sources(sources: Sequence[Source], jobs: int, progress: ProgressSink |
     workers = worker_count(jobs)
     if workers < 2 or sum(source.size for source in sources) < PARALLEL_MIN_BYTES:
         return [audit_source(source, progress) for source in sources]
-    plans: list[list[Part] | None] = [readers.reader_for(source.kind).parts(source, workers) for source in sources]
+    pieces = workers * PARTS_PER_WORKER
+    plans: list[list[Part] | None] = [readers.reader_for(source.kind).parts(source, pieces) for source in sources]
     with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
         submitted: list[list[Future[PartAudit]]] = [
             [pool.submit(audit_part, source, part) for part in (plan or [None])] for source, plan in zip(sources, plans)

@@ -67,8 +67,9 @@ class SourceAudit:
                 self._kinds[keys] = kind
         self.summary.add(row, kind)
         for rule in self.rules:
-            for item in rule.check(row, kind):
-                self.found.add(item)
+            found = rule.check(row, kind)
+            if found:
+                self.found.extend(found)
 
     def absorb(self, later: SourceAudit) -> None:
         """Join the part read after everything absorbed so far (raises

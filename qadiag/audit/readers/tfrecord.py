@@ -124,9 +124,10 @@ def _intact(data: bytes) -> tuple[Batch, int, bool]:
     damaged or too long."""
     import numpy as np
 
-    unpack, size = _length.unpack_from, len(data)
+    unpack, crc32c, size = _length.unpack_from, google_crc32c.value, len(data)
     starts: list[int] = []
     lengths: list[int] = []
+    checksums: list[int] = []  # of the payloads, computed as the chain is walked (one pass in Python)
     pos = 0
     while pos + HEADER <= size:
         length = unpack(data, pos)[0]
@@ -135,6 +136,7 @@ def _intact(data: bytes) -> tuple[Batch, int, bool]:
             break
         starts.append(pos)
         lengths.append(length)
+        checksums.append(crc32c(data[pos + HEADER : end - FOOTER]))
         pos = end
     continues = pos + HEADER > size or (
         unpack(data, pos)[0] <= MAX_EVENT and masked_crc32c(data[pos : pos + 8]) == _crc.unpack_from(data, pos + 8)[0]
@@ -143,25 +145,19 @@ def _intact(data: bytes) -> tuple[Batch, int, bool]:
     sizes = np.array(lengths, dtype=np.int64)
     array = np.frombuffer(data, dtype=np.uint8)
     if found.size:
-        good = _length_checksums_hold(array, found)
-        good &= _payload_checksums_hold(data, array, found, sizes)
+        good = _length_checksums_hold(array, found) & _payload_checksums_hold(array, found, sizes, checksums)
         if not good.all():
             keep = int(np.argmin(good))
             found, sizes, pos, continues = found[:keep], sizes[:keep], int(found[keep]), False
     return Batch(data, 0, found, sizes), pos, continues
 
 
-def _payload_checksums_hold(data: bytes, array: Any, starts: Any, lengths: Any) -> Any:
-    """For records at ``starts``: whether each payload's masked CRC-32C is the one stored after it."""
+def _payload_checksums_hold(array: Any, starts: Any, lengths: Any, checksums: list[int]) -> Any:
+    """For records at ``starts``: whether the masked ``checksums`` of their payloads are the ones stored
+    after them."""
     import numpy as np
 
-    value = google_crc32c.value
-    payloads = zip(starts.tolist(), lengths.tolist())
-    computed = np.fromiter(
-        (value(data[start + HEADER : start + HEADER + length]) for start, length in payloads),
-        dtype=np.uint32,
-        count=len(starts),
-    )
+    computed = np.array(checksums, dtype=np.uint32)
     computed = ((computed >> 15) | (computed << 17)) + np.uint32(_MASK_DELTA)
     ends = starts + HEADER + lengths
     stored = array[ends].astype(np.uint32) | array[ends + 1].astype(np.uint32) << 8
