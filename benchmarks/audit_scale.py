@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.measure import AUDIT, PYTHON, alternate, load, median  # noqa: E402
+from benchmarks.measure import AUDIT, PYTHON, alternate, load, median, parser  # noqa: E402
 from tests.audit.framing import BLOCK, WandbLogWriter  # noqa: E402
 
 EVAL_EVERY = 50
@@ -97,13 +97,12 @@ def prefix(path: Path, megabytes: int, target: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size-mb", type=int, default=20, help="size of the synthetic .wandb (default 20)")
-    parser.add_argument("--rows", type=int, default=50_000, help="log_history rows (default 50,000)")
-    parser.add_argument("--leet-mb", type=int, default=None, help="time leet on this prefix only (MB)")
-    parser.add_argument("--repeats", type=int, default=1, help="runs of each variant, alternated (default 1)")
-    parser.add_argument("--keep", type=Path, default=None, help="write the files into this new dir and keep them")
-    args = parser.parse_args()
+    arguments = parser(__doc__, repeats=1)
+    arguments.add_argument("--size-mb", type=int, default=20, help="size of the synthetic .wandb (default 20)")
+    arguments.add_argument("--rows", type=int, default=50_000, help="log_history rows (default 50,000)")
+    arguments.add_argument("--leet-mb", type=int, default=None, help="time leet on this prefix only (MB)")
+    arguments.add_argument("--keep", type=Path, default=None, help="write the files into this new dir and keep them")
+    args = arguments.parse_args()
     if args.keep is not None:
         run(args, args.keep)
         return

@@ -7,12 +7,14 @@ Python is needed.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,3 +71,21 @@ def alternate(variants: Mapping[str, Sequence[str]], repeats: int) -> dict[str, 
 def median(timings: Sequence[Timing]) -> Timing:
     middle = sorted(timings, key=lambda timing: timing.seconds)[(len(timings) - 1) // 2]
     return Timing(statistics.median(t.seconds for t in timings), middle.rss_mb, middle.code)
+
+
+def parser(description: str | None, repeats: int) -> argparse.ArgumentParser:
+    """The command line of a benchmark: its docstring as help, and how many times each variant runs."""
+    found = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    found.add_argument(
+        "--repeats", type=int, default=repeats, help=f"runs of each variant, alternated (default {repeats})"
+    )
+    return found
+
+
+def run_in_scratch_directory(
+    arguments: argparse.ArgumentParser, prefix: str, work: Callable[[argparse.Namespace, Path], None]
+) -> None:
+    """Parse the command line, then ``work`` on a temporary directory, removed afterwards."""
+    args = arguments.parse_args()
+    with tempfile.TemporaryDirectory(prefix=prefix) as directory:
+        work(args, Path(directory))

@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.measure import AUDIT, load, median, run
+from benchmarks.measure import AUDIT, load, median, parser, run_in_scratch_directory
+from benchmarks.measure import run as run_command
 
 EVAL_EVERY = 50
 
@@ -69,36 +69,38 @@ def write_run(home: Path, rows: list[dict]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=200, help="run directories (default 200)")
-    parser.add_argument("--rows", type=int, default=2000, help="training steps logged per run (default 2,000)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each variant, alternated (default 3)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="qadiag-runs-") as work:
-        root = Path(work)
-        start = time.perf_counter()
-        rows = history(args.rows)
-        for number in range(args.runs):
-            write_run(root / f"run-{number:03d}", rows)
-        size = sum(path.stat().st_size for path in root.rglob("*") if path.is_file()) / 2**20
-        print(f"generated {args.runs} runs, {size:,.0f} MB, in {time.perf_counter() - start:.0f} s under {root}")
-        outputs = {jobs: root / f"report-j{jobs}.json" for jobs in (1, 2)}
-        print(f"before: {load()}")
-        timings: dict[int, list] = {1: [], 2: []}
-        for _ in range(args.repeats):
-            for jobs in (1, 2):
-                timings[jobs].append(run([*AUDIT, "-j", str(jobs), str(root)], output=str(outputs[jobs])))
-        print(f"after:  {load()}")
-        one, two = median(timings[1]), median(timings[2])
-        same = outputs[1].read_bytes() == outputs[2].read_bytes()
-        findings = len(json.loads(outputs[1].read_text()))
-        print(f"{'what':<22}{'median s':>10}{'MB/s':>8}{'peak RSS MB':>13}")
-        for name, timing in (("audit-logs -j 1", one), ("audit-logs -j 2", two)):
-            print(f"{name:<22}{timing.seconds:>10.2f}{size / timing.seconds:>8.1f}{timing.rss_mb:>13.0f}")
-        print(f"-j 2 is {one.seconds / two.seconds:.2f}x faster than -j 1 (target >= 1.7x); the reports are "
-              f"{'the same' if same else 'DIFFERENT'} ({findings} findings)")
-        if not same:
-            sys.exit("the -j 1 and -j 2 reports differ")
+    arguments = parser(__doc__, repeats=3)
+    arguments.add_argument("--runs", type=int, default=200, help="run directories (default 200)")
+    arguments.add_argument("--rows", type=int, default=2000, help="training steps logged per run (default 2,000)")
+    run_in_scratch_directory(arguments, "qadiag-runs-", run)
+
+
+def run(args: argparse.Namespace, root: Path) -> None:
+    start = time.perf_counter()
+    rows = history(args.rows)
+    for number in range(args.runs):
+        write_run(root / f"run-{number:03d}", rows)
+    size = sum(path.stat().st_size for path in root.rglob("*") if path.is_file()) / 2**20
+    print(f"generated {args.runs} runs, {size:,.0f} MB, in {time.perf_counter() - start:.0f} s under {root}")
+    outputs = {jobs: root / f"report-j{jobs}.json" for jobs in (1, 2)}
+    print(f"before: {load()}")
+    timings: dict[int, list] = {1: [], 2: []}
+    for _ in range(args.repeats):
+        for jobs in (1, 2):
+            timings[jobs].append(run_command([*AUDIT, "-j", str(jobs), str(root)], output=str(outputs[jobs])))
+    print(f"after:  {load()}")
+    one, two = median(timings[1]), median(timings[2])
+    same = outputs[1].read_bytes() == outputs[2].read_bytes()
+    findings = len(json.loads(outputs[1].read_text()))
+    print(f"{'what':<22}{'median s':>10}{'MB/s':>8}{'peak RSS MB':>13}")
+    for name, timing in (("audit-logs -j 1", one), ("audit-logs -j 2", two)):
+        print(f"{name:<22}{timing.seconds:>10.2f}{size / timing.seconds:>8.1f}{timing.rss_mb:>13.0f}")
+    print(
+        f"-j 2 is {one.seconds / two.seconds:.2f}x faster than -j 1 (target >= 1.7x); the reports are "
+        f"{'the same' if same else 'DIFFERENT'} ({findings} findings)"
+    )
+    if not same:
+        sys.exit("the -j 1 and -j 2 reports differ")
 
 
 if __name__ == "__main__":

@@ -19,13 +19,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.measure import AUDIT, PYTHON, alternate, load, median
+from benchmarks.measure import AUDIT, PYTHON, alternate, load, median, parser, run_in_scratch_directory
 
 EVAL_EVERY = 50
 TRAIN_TAGS = ("train/loss", "train/grad_norm", "train/learning_rate", "train/epoch")
@@ -78,13 +77,10 @@ def prefix(path: Path, megabytes: int, target: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size-mb", type=int, default=200, help="size of the event file (default 200)")
-    parser.add_argument("--before-mb", type=int, default=20, help="prefix audited with pure-Python CRC (default 20)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each variant, alternated (default 3)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="qadiag-tfevents-") as work:
-        run(args, Path(work))
+    arguments = parser(__doc__, repeats=3)
+    arguments.add_argument("--size-mb", type=int, default=200, help="size of the event file (default 200)")
+    arguments.add_argument("--before-mb", type=int, default=20, help="prefix audited with pure-Python CRC (default 20)")
+    run_in_scratch_directory(arguments, "qadiag-tfevents-", run)
 
 
 def run(args: argparse.Namespace, work: Path) -> None:
@@ -116,8 +112,10 @@ def run(args: argparse.Namespace, work: Path) -> None:
         rates[name] = sizes[which] / timing.seconds
         print(f"{name:<36}{sizes[which]:>8.1f}{timing.seconds:>10.2f}{rates[name]:>8.1f}{timing.rss_mb:>13.0f}")
     ours = rates["audit-logs (all cores)"]
-    print(f"audit-logs (all cores): {ours:.1f} MB/s (target >= 50); "
-          f"{ours / rates['audit-logs -j 1, pure-Python CRC']:.1f}x the pure-Python CRC audit (per MB)")
+    print(
+        f"audit-logs (all cores): {ours:.1f} MB/s (target >= 50); "
+        f"{ours / rates['audit-logs -j 1, pure-Python CRC']:.1f}x the pure-Python CRC audit (per MB)"
+    )
     if "tbparse SummaryReader scalars" in rates:
         print(f"audit-logs (all cores) / tbparse: {ours / rates['tbparse SummaryReader scalars']:.1f}x (target >= 3x)")
 

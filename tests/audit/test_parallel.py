@@ -146,10 +146,14 @@ def test_a_tensorboard_file_read_in_parts_joins_into_the_whole(tmp_path, monkeyp
         events += [event(step, tag, value, wall_time=1.7e9 + step) for tag, value in logged]
         if step % 1000 == 0:
             events.append(event(step - 500, "train/loss", 0.1, wall_time=1.7e9))  # a restart
+        if step % 333 == 0:  # records protobuf decodes, between those read from their bytes
+            events.append(event(step, "args/text_summary", text=b'{"metric_for_best_model": "f1"}'))
+            events.append(event(step, "hparams/lr", 0.1, wall_time=1.7e9 + step))
     path = tensorboard_file(tmp_path / "runs", events)
     source = source_of(path)
     whole = pipeline.audit_source(source)
     assert {"QD201", "QD205", "QD601", "QD103"} <= {item.code for item in whole.findings}
+    assert whole.summary.settings["metric_for_best_model"].value == "f1"
     assert report(pipeline.joined(in_parts(source, monkeypatch, 4096))) == report(whole)
 
 

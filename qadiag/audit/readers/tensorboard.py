@@ -93,9 +93,10 @@ def args_settings(source: Source, file: str, value: Any, offset: int, problems: 
 
 
 class PartGate:
-    """Which entries of a file one part reads. A part that starts inside the file skips its first entries up
-    to the first change of step; a part that stops inside the file reads past its stop up to that same
-    change (a row begins there whatever came before). The position of that entry is the seam."""
+    """Which entries (the Trainer-key scalars rows are made of) of a file one part reads. A part that starts
+    inside the file skips its first entries up to the first change of step; a part that stops inside the file
+    reads past its stop up to that same change (a row begins there whatever came before). The position of
+    that entry is the seam."""
 
     def __init__(self, part: Part | None, seam: Seam) -> None:
         self.seam = seam
@@ -267,16 +268,16 @@ class _FileRows:
             )
             return
         for index, value in enumerate(event.summary.value):
-            if not self.gate.admit(event.step, offset, index):
-                if self.gate.done:
-                    return
-                continue
-            if value.tag in ARGS_TAGS:
+            if value.tag in ARGS_TAGS:  # a part may read a setting its neighbour reads too: the first counts
                 yield from args_settings(self.source, self.file, value, offset, self.problems)
                 continue
             name = trainer_key(value.tag)
             number = scalar(value) if name is not None else None
             if number is None:
+                continue
+            if not self.gate.admit(event.step, offset, index):  # the gate counts what the rows are made of
+                if self.gate.done:
+                    return
                 continue
             row = self.splitter.add(
                 event.step, name, number, stored_as=value.tag, offset=offset, wall_time=event.wall_time
