@@ -108,12 +108,12 @@ def test_qadiag_rule(capsys):
 
 
 def test_every_format_escapes_text_from_disk():
-    from qadiag.formats import FORMATTERS
+    from qadiag.formats import FORMATS, render
 
     hostile = "k\n::error::x\x1b[31m\u202e##[add-mask]\udcff\ufffe"
     items = [finding("QD102", hostile, hostile, source=f"runs/{hostile}/trainer_state.json", key=hostile, line=2)]
-    for name, render in FORMATTERS.items():
-        out = render(items, False)
+    for name in FORMATS:
+        out = render(name, items)
         assert not any(char in out for char in "\x1b\u202e\udcff\ufffe"), name
         assert "##[" not in out and "\n::" not in out, name
         assert "\\x1b[31m" in out or "\\\\x1b[31m" in out or "%5Cx1b" in out, name

@@ -31,7 +31,7 @@ from qadiag.audit.readers import looked_for
 from qadiag.audit.records import Source
 from qadiag.errors import QadiagError
 from qadiag.findings import is_failure, select
-from qadiag.formats import FORMATTERS, escape, format_statistics
+from qadiag.formats import FORMATS, escape, render
 
 # Show progress when there is this much to read (and stdout is a terminal).
 PROGRESS_MIN_BYTES = 32 << 20
@@ -62,9 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         dest="output_format",
         type=output_format,
-        choices=sorted(FORMATTERS),
+        choices=sorted(FORMATS),
         default=None,
-        metavar="{" + ",".join(FORMATTERS) + "}",
+        metavar="{" + ",".join(FORMATS) + "}",
         help=f"report format (default: {DEFAULT_FORMAT}; `text` is accepted for full)",
     )
     parser.add_argument(
@@ -202,9 +202,11 @@ def _audit(args: argparse.Namespace) -> int:
         hidden = [item for item in result.findings if item not in shown]
         _note(args, hidden_note(hidden))
     if args.statistics:
+        from qadiag.formats.statistics import format_statistics
+
         text = format_statistics(shown, as_json=report_format in ("json", "json-lines"))
     else:
-        text = FORMATTERS[report_format](shown, args.strict)
+        text = render(report_format, shown, strict=args.strict)
     if text:
         _write(sys.stdout, text + "\n")
     if args.exit_zero:

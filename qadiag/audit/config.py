@@ -9,7 +9,6 @@ its own, is a one-line error (exit 2) naming the file.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 from qadiag.errors import ConfigError
 from qadiag.findings import CODES
-from qadiag.formats import ALIASES, FORMATTERS
+from qadiag.formats import ALIASES, FORMATS
 
 OUTPUT_FORMAT_KEYS = ("output-format", "output_format")
 KEYS = ("select", "ignore", *OUTPUT_FORMAT_KEYS)
@@ -103,8 +102,8 @@ def load_settings(start: Path | None = None) -> AuditSettings:
     given = [key for key in OUTPUT_FORMAT_KEYS if key in table]
     if given:
         name = table[given[0]]
-        choices = sorted([*FORMATTERS, *ALIASES])
-        if not isinstance(name, str) or output_format(name) not in FORMATTERS:
+        choices = sorted([*FORMATS, *ALIASES])
+        if not isinstance(name, str) or output_format(name) not in FORMATS:
             raise ConfigError(
                 f"output-format = {name!r} is not a format", source=where, fix=f"use one of {', '.join(choices)}"
             )
@@ -129,6 +128,8 @@ def _selector_list(value: Any, key: str, where: str) -> list[str]:
 
 def _check_spelling(table: dict[str, Any], where: str) -> None:
     """A key that is not audit-logs' but looks like one of its keys misspelt (and is not the plugin's)."""
+    import difflib
+
     for key in table:
         if key in KEYS:
             continue
