@@ -127,7 +127,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     print(f"before: {load()}")
     timings = alternate({name: command for name, (_, _, command) in variants.items()}, args.repeats)
     print(f"after:  {load()}")
-    print(f"{'what':<32}{'MB':>9}{'rows':>11}{'seconds':>9}{'MB/s':>8}{'rows/s':>11}{'peak RSS MB':>13}")
+    print(f"{'what':<32}{'MB':>9}{'rows':>11}{'seconds':>9}{'MB/s':>8}{'rows/s':>11}{'CPU s':>8}{'peak RSS MB':>13}")
     rates = {}
     for name, (path, rows, _) in variants.items():
         timing = median(timings[name])
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
         per_row = f"{rows / timing.seconds:>11,.0f}" if rows else " " * 11
         print(
             f"{name:<32}{megabytes:>9,.1f}{rows or '':>11}{timing.seconds:>9.2f}{rates[name]:>8.1f}{per_row}"
-            f"{timing.rss_mb:>13.0f}"
+            f"{timing.cpu:>8.2f}{timing.rss_mb:>13.0f}"
         )
     scope = "same file" if args.leet_mb is None else f"leet on a {args.leet_mb} MB prefix, compared per MB"
     leet = rates["wandb leet inspect --json"]

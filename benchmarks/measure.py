@@ -1,8 +1,9 @@
 """Timing commands side by side: each in a fresh process, the variants alternated, the machine's load noted.
 
-A command runs under a small Python parent that reports the command's wall time and the peak RSS of its
-largest process (``getrusage(RUSAGE_CHILDREN)``: the workers of a parallel audit included), so no tool beyond
-Python is needed.
+A command runs under a small Python parent that reports the command's wall time, its CPU time (user +
+system, its worker processes included) and the peak RSS of its largest process (``getrusage(RUSAGE_CHILDREN)``),
+so no tool beyond Python is needed. On a machine that other work shares, the wall time of a parallel run
+depends on that work; the CPU time says what the run itself cost.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ _PARENT = (
     "with open(sys.argv[1], 'wb') as out:\n"
     "    code = subprocess.run(sys.argv[2:], stdout=out).returncode\n"
     "seconds = time.perf_counter() - start\n"
-    "print(json.dumps({'code': code, 'seconds': seconds,\n"
-    "                  'rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))\n"
+    "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(json.dumps({'code': code, 'seconds': seconds, 'cpu': usage.ru_utime + usage.ru_stime,\n"
+    "                  'rss_mb': usage.ru_maxrss / 1024}))\n"
 )
 PYTHON = sys.executable
 AUDIT = [PYTHON, "-m", "qadiag", "audit-logs", "--format", "json", "-q"]
@@ -37,6 +39,7 @@ class Timing:
     seconds: float
     rss_mb: float
     code: int
+    cpu: float = 0.0
 
 
 def load() -> str:
@@ -56,7 +59,7 @@ def run(command: Sequence[str], output: str = os.devnull, env: Mapping[str, str]
     numbers = json.loads(result.stdout.splitlines()[-1])
     if numbers["code"] not in (0, 1):
         raise SystemExit(f"{' '.join(command)} exited {numbers['code']}")
-    return Timing(numbers["seconds"], numbers["rss_mb"], numbers["code"])
+    return Timing(numbers["seconds"], numbers["rss_mb"], numbers["code"], numbers["cpu"])
 
 
 def alternate(variants: Mapping[str, Sequence[str]], repeats: int) -> dict[str, list[Timing]]:
@@ -70,7 +73,8 @@ def alternate(variants: Mapping[str, Sequence[str]], repeats: int) -> dict[str, 
 
 def median(timings: Sequence[Timing]) -> Timing:
     middle = sorted(timings, key=lambda timing: timing.seconds)[(len(timings) - 1) // 2]
-    return Timing(statistics.median(t.seconds for t in timings), middle.rss_mb, middle.code)
+    seconds, cpu = statistics.median(t.seconds for t in timings), statistics.median(t.cpu for t in timings)
+    return Timing(seconds, middle.rss_mb, middle.code, cpu)
 
 
 def parser(description: str | None, repeats: int) -> argparse.ArgumentParser:

@@ -105,12 +105,15 @@ def run(args: argparse.Namespace, work: Path) -> None:
     print(f"before: {load()}")
     timings = alternate({name: command for name, (command, _) in variants.items()}, args.repeats)
     print(f"after:  {load()}")
-    print(f"{'what':<36}{'MB':>8}{'median s':>10}{'MB/s':>8}{'peak RSS MB':>13}")
+    print(f"{'what':<36}{'MB':>8}{'median s':>10}{'MB/s':>8}{'CPU s':>8}{'peak RSS MB':>13}")
     rates = {}
     for name, (_, which) in variants.items():
         timing = median(timings[name])
         rates[name] = sizes[which] / timing.seconds
-        print(f"{name:<36}{sizes[which]:>8.1f}{timing.seconds:>10.2f}{rates[name]:>8.1f}{timing.rss_mb:>13.0f}")
+        print(
+            f"{name:<36}{sizes[which]:>8.1f}{timing.seconds:>10.2f}{rates[name]:>8.1f}{timing.cpu:>8.2f}"
+            f"{timing.rss_mb:>13.0f}"
+        )
     ours = rates["audit-logs (all cores)"]
     print(
         f"audit-logs (all cores): {ours:.1f} MB/s (target >= 50); "

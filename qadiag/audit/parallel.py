@@ -23,7 +23,6 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 from qadiag.audit import readers
 from qadiag.audit.pipeline import PartAudit, ProgressSink, SourceResult, audit_part, audit_source, joined
-from qadiag.audit.readers.base import Part
 from qadiag.audit.records import Source
 
 # Less input than this is read in this process.
@@ -56,18 +55,22 @@ def audit_sources(sources: Sequence[Source], jobs: int, progress: ProgressSink |
     if workers < 2 or sum(source.size for source in sources) < PARALLEL_MIN_BYTES:
         return [audit_source(source, progress) for source in sources]
     pieces = workers * PARTS_PER_WORKER
-    plans: list[list[Part] | None] = [readers.reader_for(source.kind).parts(source, pieces) for source in sources]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+    plans = [readers.reader_for(source.kind).parts(source, pieces) or [None] for source in sources]
+    if sum(map(len, plans)) < 2:
+        return [audit_source(source, progress) for source in sources]
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context())
+    try:
         submitted: list[list[Future[PartAudit]]] = [
-            [pool.submit(audit_part, source, part) for part in (plan or [None])] for source, plan in zip(sources, plans)
+            [pool.submit(audit_part, source, part) for part in plan] for source, plan in zip(sources, plans)
         ]
         results = []
         for source, futures in zip(sources, submitted):
-            parts = [future.result() for future in futures]
-            result = joined(parts)
+            result = joined([future.result() for future in futures])
             if result is None:  # the parts do not join exactly: read the source whole
                 result = audit_source(source)
             if progress is not None:
                 progress.finished(source)
             results.append(result)
+    finally:
+        pool.shutdown(cancel_futures=True)  # after a failure, what was not started is not started
     return results
