@@ -2,8 +2,9 @@
 
 Reading is CPU-bound Python, so the work goes to processes (``concurrent.futures.ProcessPoolExecutor``,
 forked where the platform allows, so that workers start in milliseconds with qadiag already imported).
-Each task is one source, or one part of a large file (:meth:`~qadiag.audit.readers.base.Reader.parts`);
-results come back in order and are joined exactly as one process would have read them
+The work is sources, and parts of large files (:meth:`~qadiag.audit.readers.base.Reader.parts`); a task is
+a run of them of about :func:`task_bytes` (many small sources go together, so that a directory of 200 runs
+is not 600 round trips); results come back in order and are joined exactly as one process would have read them
 (:func:`~qadiag.audit.pipeline.joined`); parts that do not join are read again whole. Below
 :data:`PARALLEL_MIN_BYTES` of input the audit stays in this process: starting workers would cost more
 than it saves.
@@ -19,17 +20,20 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 
 from qadiag.audit import readers
 from qadiag.audit.pipeline import PartAudit, ProgressSink, SourceResult, audit_part, audit_source, joined
+from qadiag.audit.readers.base import Part
 from qadiag.audit.records import Source
 
 # Less input than this is read in this process.
 PARALLEL_MIN_BYTES = 8 << 20
-# A large file is cut into up to this many parts per worker: a worker slowed by another process on its core
-# then holds up a small part, not half the file.
+# A large file is cut into up to this many parts per worker, and the work into about this many tasks per
+# worker: a worker slowed by another process on its core then holds up a small task, not half the audit.
 PARTS_PER_WORKER = 4
+# Largest task made of several small sources.
+MAX_TASK_BYTES = 8 << 20
 
 
 def available_cores() -> int:
@@ -49,23 +53,52 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else methods[0])
 
 
+Unit = tuple[Source, Part | None]
+
+
+def task_bytes(total: int, workers: int) -> int:
+    """How much input one task of several small sources holds."""
+    return max(1, min(MAX_TASK_BYTES, total // (workers * PARTS_PER_WORKER)))
+
+
+def tasks(units: Sequence[Unit], size: int) -> list[list[Unit]]:
+    """Consecutive units grouped into tasks of about ``size`` bytes (a part of a large file is one task)."""
+    found: list[list[Unit]] = []
+    held = size  # start a new task at once
+    for source, part in units:
+        weight = size if part is not None else source.size
+        if held + weight > size and (not found or found[-1]):
+            found.append([])
+            held = 0
+        found[-1].append((source, part))
+        held += weight
+    return found
+
+
+def audit_units(units: Sequence[Unit]) -> list[PartAudit]:
+    """One task, in a worker: its sources and parts, in order."""
+    return [audit_part(source, part) for source, part in units]
+
+
 def audit_sources(sources: Sequence[Source], jobs: int, progress: ProgressSink | None = None) -> list[SourceResult]:
     """Every source's summary and findings, in the order of ``sources``, read by ``jobs`` processes."""
     workers = worker_count(jobs)
-    if workers < 2 or sum(source.size for source in sources) < PARALLEL_MIN_BYTES:
+    total = sum(source.size for source in sources)
+    if workers < 2 or total < PARALLEL_MIN_BYTES:
         return [audit_source(source, progress) for source in sources]
     pieces = workers * PARTS_PER_WORKER
     plans = [readers.reader_for(source.kind).parts(source, pieces) or [None] for source in sources]
-    if sum(map(len, plans)) < 2:
+    units: list[Unit] = [(source, part) for source, plan in zip(sources, plans) for part in plan]
+    grouped = tasks(units, task_bytes(total, workers))
+    if len(grouped) < 2:
         return [audit_source(source, progress) for source in sources]
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context())
     try:
-        submitted: list[list[Future[PartAudit]]] = [
-            [pool.submit(audit_part, source, part) for part in plan] for source, plan in zip(sources, plans)
-        ]
+        futures = [pool.submit(audit_units, task) for task in grouped]
+        parts = (part for future in futures for part in future.result())
         results = []
-        for source, futures in zip(sources, submitted):
-            result = joined([future.result() for future in futures])
+        for source, plan in zip(sources, plans):
+            result = joined([next(parts) for _ in plan])
             if result is None:  # the parts do not join exactly: read the source whole
                 result = audit_source(source)
             if progress is not None:

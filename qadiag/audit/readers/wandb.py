@@ -255,13 +255,17 @@ def split(path: Path, pieces: int) -> list[tuple[int, int | None]]:
     """``[(start, stop), ...]``: ``pieces`` or fewer byte ranges of a ``.wandb`` file of at least
     SPLIT_BYTES, each starting at a 32 KiB block boundary (``stop`` None: to the end); one range for a
     smaller file or one that cannot be read (its reader reports why)."""
+    if pieces < 2:
+        return [(0, None)]
     try:
+        if os.lstat(path).st_size < SPLIT_BYTES:
+            return [(0, None)]
         with open_regular(path) as handle:
             size = os.fstat(handle.fileno()).st_size
             head = handle.read(2 * BLOCK + CHUNK_HEADER)
     except OSError:
         return [(0, None)]
-    if size < SPLIT_BYTES or pieces < 2 or head[:4] != MAGIC:
+    if size < SPLIT_BYTES or head[:4] != MAGIC:
         return [(0, None)]
     origin = block_origin(head)
     count = max(1, min(pieces, size // PART_BYTES))
