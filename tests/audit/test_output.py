@@ -191,3 +191,9 @@ def test_stderr_says_what_was_read_what_was_left_and_what_was_hidden(hf_runs, ca
 def test_a_selector_that_names_no_code_is_a_usage_error(hf_runs, capsys, monkeypatch):
     code, _, err = audit(capsys, monkeypatch, hf_runs, "clean", "--select", "QD999")
     assert code == 2 and "QD999 matches no finding code" in err
+
+
+@pytest.mark.parametrize("jobs", ["-1", "two"])
+def test_jobs_is_a_number_of_processes(hf_runs, capsys, monkeypatch, jobs):
+    code, _, err = audit(capsys, monkeypatch, hf_runs, "clean", "--jobs", jobs)
+    assert code == 2 and "is not a number of processes (0: one per core)" in err
