@@ -18,7 +18,6 @@ A rule returns findings located at a row (:func:`located`); :mod:`qadiag.audit.p
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
 from typing import Any, Protocol
 
 from qadiag.audit import readers
@@ -38,14 +37,25 @@ MAX_CACHED_KEY_SETS = 4096
 
 def located(template: Finding, row: LogRow, **evidence: Any) -> Finding:
     """``template`` placed at ``row``: the file (and line) holding the evidence for its key, the step and
-    the byte offset (plus evidence, if any)."""
+    the byte offset (plus evidence, if any). Built field by field, not with ``dataclasses.replace``: a file
+    of two million misnamed keys places four hundred thousand findings."""
     file, line, column = row.place(template.key)
-    if evidence:
-        evidence = {**template.evidence, **evidence}
-        return replace(
-            template, source=file, step=row.step, offset=row.offset, line=line, column=column, evidence=evidence
-        )
-    return replace(template, source=file, step=row.step, offset=row.offset, line=line, column=column)
+    return Finding(
+        code=template.code,
+        probe=template.probe,
+        severity=template.severity,
+        message=template.message,
+        fix=template.fix,
+        source=file,
+        step=row.step,
+        key=template.key,
+        offset=row.offset,
+        run=template.run,
+        evidence={**template.evidence, **evidence} if evidence else template.evidence,
+        count=template.count,
+        line=line,
+        column=column,
+    )
 
 
 class RowRule(Protocol):
