@@ -6,17 +6,17 @@
 Both files look like what a Trainer run writes (history records of ``train/loss``, ``grad_norm``,
 ``learning_rate``, ``epoch``, ``train/global_step``, each after its ``summary`` record, an evaluation
 every 50 steps; ``trainer_state.json`` as ``TrainerState.save_to_json`` writes it). Each is audited in
-a fresh process (``python -m qadiag audit-logs DIR --format json``); wall time and peak RSS come from
-GNU time (``/usr/bin/time``). ``wandb leet inspect --json`` is timed on the same ``.wandb`` (or, with
-``--leet-mb``, on a prefix of it cut at a block boundary: the ratio is then per MB), output to /dev/null.
+a fresh process (``python -m qadiag audit-logs DIR --format json``), on all cores (the default: a large
+``.wandb`` is read in parts, in parallel) and with ``-j 1``; ``wandb leet inspect --json`` is timed on the same
+``.wandb`` (or, with ``--leet-mb``, on a prefix of it cut at a block boundary: the ratio is then per MB),
+output to /dev/null. The variants alternate (``--repeats``); wall time and peak RSS come from
+:mod:`benchmarks.measure`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,10 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.measure import AUDIT, PYTHON, alternate, load, median, parser  # noqa: E402
 from tests.audit.framing import BLOCK, WandbLogWriter  # noqa: E402
 
-GNU_TIME = "/usr/bin/time"
 EVAL_EVERY = 50
+LEET = [PYTHON, "-m", "wandb", "leet", "inspect", "--json"]
 TRAIN_KEYS = ("train/loss", "train/grad_norm", "train/learning_rate", "train/epoch", "train/global_step")
 EVAL_KEYS = ("eval/loss", "eval/accuracy", "eval/runtime", "eval/samples_per_second", "train/epoch")
 
@@ -86,17 +87,6 @@ def write_trainer_state(path: Path, rows: int) -> None:
             handle.write(piece)
 
 
-def measure(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS in MB, from GNU time (a small parent, so the RSS is the command's own)."""
-    timed = [GNU_TIME, "-f", "%e %M", *command]
-    with open(os.devnull, "wb") as devnull:
-        process = subprocess.run(timed, stdout=devnull, stderr=subprocess.PIPE, cwd=ROOT, text=True)
-    if process.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): {process.stderr[-2000:]}")
-    seconds, kilobytes = process.stderr.strip().splitlines()[-1].split()
-    return float(seconds), int(kilobytes) / 1024
-
-
 def prefix(path: Path, megabytes: int, target: Path) -> Path:
     """The first whole blocks of a ``.wandb`` (a valid file, as if the run were still going)."""
     size = min(path.stat().st_size, (megabytes << 20) // BLOCK * BLOCK)
@@ -107,21 +97,12 @@ def prefix(path: Path, megabytes: int, target: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--size-mb", type=int, default=20, help="size of the synthetic .wandb (default 20)")
-    parser.add_argument("--rows", type=int, default=50_000, help="log_history rows (default 50,000)")
-    parser.add_argument("--leet-mb", type=int, default=None, help="time leet on this prefix only (MB)")
-    parser.add_argument(
-        "--keep", type=Path, default=None, help="write the files into this new dir and keep them"
-    )
-    args = parser.parse_args()
-    if not Path(GNU_TIME).exists():
-        raise SystemExit(
-            f"this benchmark measures with GNU time: install it ({GNU_TIME}, Debian package 'time')"
-        )
-
+    arguments = parser(__doc__, repeats=1)
+    arguments.add_argument("--size-mb", type=int, default=20, help="size of the synthetic .wandb (default 20)")
+    arguments.add_argument("--rows", type=int, default=50_000, help="log_history rows (default 50,000)")
+    arguments.add_argument("--leet-mb", type=int, default=None, help="time leet on this prefix only (MB)")
+    arguments.add_argument("--keep", type=Path, default=None, help="write the files into this new dir and keep them")
+    args = arguments.parse_args()
     if args.keep is not None:
         run(args, args.keep)
         return
@@ -136,40 +117,33 @@ def run(args: argparse.Namespace, work: Path) -> None:
     history_rows = write_wandb(wandb_file, args.size_mb << 20)
     write_trainer_state(state_file, args.rows)
     print(f"generated in {time.perf_counter() - start:.0f} s under {work}")
-
-    audit = [sys.executable, "-m", "qadiag", "audit-logs", "--format", "json", "--no-progress"]
-    leet_file = (
-        wandb_file
-        if args.leet_mb is None
-        else prefix(wandb_file, args.leet_mb, work / "leet" / "run-p.wandb")
-    )
-    results = []
-    for name, path, rows, command in (
-        ("audit-logs .wandb", wandb_file, history_rows, [*audit, str(wandb_file.parent.parent)]),
-        ("audit-logs trainer_state", state_file, args.rows, [*audit, str(state_file.parent)]),
-        (
-            "wandb leet inspect --json",
-            leet_file,
-            None,
-            [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(leet_file)],
-        ),
-    ):
-        seconds, rss = measure(command)
+    leet_file = wandb_file if args.leet_mb is None else prefix(wandb_file, args.leet_mb, work / "leet" / "run-p.wandb")
+    variants = {
+        "audit-logs .wandb (all cores)": (wandb_file, history_rows, [*AUDIT, str(wandb_file.parent.parent)]),
+        "audit-logs .wandb -j 1": (wandb_file, history_rows, [*AUDIT, "-j", "1", str(wandb_file.parent.parent)]),
+        "audit-logs trainer_state": (state_file, args.rows, [*AUDIT, str(state_file.parent)]),
+        "wandb leet inspect --json": (leet_file, None, [*LEET, str(leet_file)]),
+    }
+    print(f"before: {load()}")
+    timings = alternate({name: command for name, (_, _, command) in variants.items()}, args.repeats)
+    print(f"after:  {load()}")
+    print(f"{'what':<32}{'MB':>9}{'rows':>11}{'seconds':>9}{'MB/s':>8}{'rows/s':>11}{'CPU s':>8}{'peak RSS MB':>13}")
+    rates = {}
+    for name, (path, rows, _) in variants.items():
+        timing = median(timings[name])
         megabytes = path.stat().st_size / 2**20
-        results.append((name, megabytes, rows, seconds, rss))
-    report(results, args.leet_mb)
-
-
-def report(results: list[tuple[str, float, int | None, float, float]], leet_mb: int | None) -> None:
-    print(f"{'what':<28}{'MB':>9}{'rows':>11}{'seconds':>9}{'MB/s':>8}{'rows/s':>11}{'peak RSS MB':>13}")
-    for name, megabytes, rows, seconds, rss in results:
-        per_row = f"{rows / seconds:>11,.0f}" if rows else " " * 11
-        rate = megabytes / seconds
-        print(f"{name:<28}{megabytes:>9,.1f}{rows or '':>11}{seconds:>9.2f}{rate:>8.1f}{per_row}{rss:>13.0f}")
-    ours, leet = results[0], results[2]
-    ratio = (ours[1] / ours[3]) / (leet[1] / leet[3])
-    scope = "same file" if leet_mb is None else f"leet on a {leet[1]:.0f} MB prefix, compared per MB"
-    print(f"audit-logs / leet throughput on .wandb: {ratio:.1f}x ({scope}; target >= 5x, RSS <= 300 MB)")
+        rates[name] = megabytes / timing.seconds
+        per_row = f"{rows / timing.seconds:>11,.0f}" if rows else " " * 11
+        print(
+            f"{name:<32}{megabytes:>9,.1f}{rows or '':>11}{timing.seconds:>9.2f}{rates[name]:>8.1f}{per_row}"
+            f"{timing.cpu:>8.2f}{timing.rss_mb:>13.0f}"
+        )
+    scope = "same file" if args.leet_mb is None else f"leet on a {args.leet_mb} MB prefix, compared per MB"
+    leet = rates["wandb leet inspect --json"]
+    print(
+        f"audit-logs / leet throughput on .wandb: {rates['audit-logs .wandb (all cores)'] / leet:.1f}x on all cores, "
+        f"{rates['audit-logs .wandb -j 1'] / leet:.1f}x with -j 1 ({scope}; target >= 8x)"
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ HERE = Path(__file__).resolve().parent
 FULL = {
     "probe_overhead.py": ["--model", "base", "--seq", "384", "--steps", "24", "--batch", "2", "--repeats", "3"],
     "plugin_session.py": ["--repeats", "3"],
-    "audit_scale.py": ["--size-mb", "500", "--rows", "1000000"],
+    "audit_scale.py": ["--size-mb", "500", "--rows", "1000000", "--repeats", "2"],
+    "tfevents_scale.py": ["--size-mb", "200", "--before-mb", "20", "--repeats", "3"],
+    "parallel_runs.py": ["--runs", "200", "--repeats", "3"],
     "postprocess.py": ["--examples", "6000", "--repeats", "3"],
     "import_cost.py": ["--repeats", "7"],
 }
@@ -30,6 +32,8 @@ QUICK = {
     "probe_overhead.py": ["--model", "tiny", "--steps", "20", "--repeats", "1"],
     "plugin_session.py": ["--repeats", "1"],
     "audit_scale.py": ["--size-mb", "5", "--rows", "20000", "--leet-mb", "5"],
+    "tfevents_scale.py": ["--size-mb", "5", "--before-mb", "1", "--repeats", "1"],
+    "parallel_runs.py": ["--runs", "10", "--rows", "200", "--repeats", "1"],
     "postprocess.py": ["--examples", "1000", "--repeats", "1"],
     "import_cost.py": ["--repeats", "2"],
 }

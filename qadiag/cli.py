@@ -11,6 +11,7 @@ commands:
   train        train a QA or sentence-pair model the right way, with all probes attached
   audit-logs   audit finished runs (trainer_state.json, W&B, TensorBoard, MLflow)
   report       write report.html and report.md for a run dir (curves, findings, samples, run facts)
+  rule         explain a finding code: what it means, why it matters, the fix, an example
 
 run `qadiag <command> --help` for the options of a command"""
 
@@ -34,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from qadiag.audit.command import main as run
         elif command == "report":
             from qadiag.report.command import main as run
+        elif command == "rule":
+            from qadiag.rules_doc import main as run
         else:
             print(f"qadiag: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
             return 2

@@ -138,6 +138,9 @@ class Finding:
     run: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     count: int = field(default=1, compare=False)
+    # 1-based line and column in ``source`` when it is a text file (trainer_state.json, an MLflow metric file)
+    line: int | None = None
+    column: int | None = None
 
     @property
     def title(self) -> str:
@@ -147,7 +150,10 @@ class Finding:
     def where(self) -> str:
         parts = []
         if self.source:
-            parts.append(self.source if self.offset is None else f"{self.source}@{self.offset}")
+            if self.line is not None:
+                parts.append(f"{self.source}:{self.line}")
+            else:
+                parts.append(self.source if self.offset is None else f"{self.source}@{self.offset}")
         if self.step is not None:
             parts.append(f"step {self.step}")
         if self.key:
@@ -205,7 +211,7 @@ def where_of(item: Finding) -> dict[str, Any]:
     """The location fields of a finding, for listing occurrences."""
     return {
         name: value
-        for name in ("source", "step", "key", "offset", "run")
+        for name in ("source", "line", "step", "key", "offset", "run")
         if (value := getattr(item, name)) is not None
     }
 
@@ -255,6 +261,24 @@ class FindingGroups:
     def extend(self, items: Iterable[Finding], *, tag: Any = None) -> None:
         for item in items:
             self.add(item, tag=tag)
+
+    def merge(self, later: FindingGroups) -> None:
+        """Add the groups of ``later`` (occurrences that came after all of these) as if each of its
+        occurrences had been added here one by one: the same counts, first occurrences and last."""
+        for key, theirs in later._groups.items():
+            ours = self._groups.get(key)
+            if ours is None:
+                examples, tags = list(theirs.examples), list(theirs.tags)
+                self._groups[key] = _Group(theirs.first, theirs.last, theirs.count, examples, tags)
+                continue
+            ours.count += theirs.count
+            ours.last = theirs.last
+            ours.examples.extend(theirs.examples[: self.max_examples - len(ours.examples)])
+            ours.tags.extend(tag for tag in theirs.tags if tag not in ours.tags)
+
+    def identities(self) -> list[tuple]:
+        """The identities of the groups, in the order they were first seen."""
+        return list(self._groups)
 
     def __len__(self) -> int:
         return len(self._groups)

@@ -60,3 +60,60 @@ def test_select_and_ignore_are_prefixes():
     items = [finding("QD101", "m", "f"), finding("QD201", "m", "f"), finding("QD902", "m", "f")]
     assert [i.code for i in select(items, select=["QD1", "QD9"])] == ["QD101", "QD902"]
     assert [i.code for i in select(items, ignore=["QD9"])] == ["QD101", "QD201"]
+
+
+def test_merging_groups_is_adding_their_occurrences_one_by_one():
+    from qadiag.findings import FindingGroups
+
+    items = [finding("QD101", f"m{index}", "f", key=f"k{index % 3}", step=index) for index in range(20)]
+    for cut in range(len(items) + 1):
+        whole, first, second = FindingGroups(), FindingGroups(), FindingGroups()
+        whole.extend(items)
+        first.extend(items[:cut])
+        second.extend(items[cut:])
+        first.merge(second)
+        assert [(f, f.count, f.evidence) for f in first.findings()] == [
+            (f, f.count, f.evidence) for f in whole.findings()
+        ]
+
+
+def test_a_line_is_part_of_where_and_of_the_dict():
+    item = finding("QD205", "nan", "fix", source="out/trainer_state.json", line=12, column=5, offset=300, step=3)
+    assert item.where == "out/trainer_state.json:12, step 3"
+    assert {"line": 12, "column": 5, "offset": 300}.items() <= item.to_dict().items()
+
+
+def test_every_code_is_explained():
+    from qadiag.rules_doc import RULE_DOCS
+
+    assert set(RULE_DOCS) == set(CODES)
+    for code, doc in RULE_DOCS.items():
+        assert all(len(text) > 20 for text in (doc.what, doc.why, doc.fix)) and doc.example.strip(), code
+
+
+def test_qadiag_rule(capsys):
+    from qadiag.cli import main
+
+    assert main(["rule", "QD201"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("QD201 (eval-loss, error): evaluation rows carry no eval loss\n")
+    assert "\nWhy it matters: " in text and "\nFix: " in text and "\nExample:\n    " in text
+    assert main(["rule", "--all", "--output-format", "json"]) == 0
+    docs = json.loads(capsys.readouterr().out)
+    assert [doc["code"] for doc in docs] == list(CODES)
+    assert set(docs[0]) == {"code", "title", "area", "severity", "what", "why", "fix", "example"}
+    assert main(["rule", "qd90"]) == 0 and capsys.readouterr().out.count("QD90") >= 9
+    assert main(["rule", "QD999"]) == 2 and "no finding code matches 'QD999'" in capsys.readouterr().err
+    assert main(["rule"]) == 2
+
+
+def test_every_format_escapes_text_from_disk():
+    from qadiag.formats import FORMATS, render
+
+    hostile = "k\n::error::x\x1b[31m\u202e##[add-mask]\udcff\ufffe"
+    items = [finding("QD102", hostile, hostile, source=f"runs/{hostile}/trainer_state.json", key=hostile, line=2)]
+    for name in FORMATS:
+        out = render(name, items)
+        assert not any(char in out for char in "\x1b\u202e\udcff\ufffe"), name
+        assert "##[" not in out and "\n::" not in out, name
+        assert "\\x1b[31m" in out or "\\\\x1b[31m" in out or "%5Cx1b" in out, name

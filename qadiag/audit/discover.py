@@ -85,10 +85,10 @@ class _Walk:
             return
 
     def unreadable(self, directory: Path, error: OSError) -> None:
-        self.log.file(directory).unreadable(error, what="the directory")
+        self.log.directory(directory).unreadable(error, what="the directory")
 
     def too_deep(self, directory: Path) -> None:
-        self.log.file(directory).unreadable(TooDeepTree(directory, MAX_DEPTH))
+        self.log.directory(directory).unreadable(TooDeepTree(directory, MAX_DEPTH))
 
     def sources(self) -> list[Source]:
         layout = Layout(sorted(self.output_dirs))

@@ -1,31 +1,37 @@
-"""From sources to findings: read each source once, streaming it through the row rules, then group the
-sources into runs and apply the cross-source rules, and bound what is reported.
+"""From sources to findings: read each source once (or in parts, in parallel), streaming it through the row
+rules, then group the sources into runs, apply the cross-source rules, and merge findings by cause.
 
 A reader that fails on a file reports QD910 for that file and the audit goes on (see
 :meth:`qadiag.audit.readers.base.ReadLog.reading`; a failure outside a reader's own guard is caught
 here, per source). An error in the rules or here is a bug that stops the audit (exit 2).
 
-Findings are bounded whatever the input: within a source, repeats of one finding (code and key) are one
-finding with a count and its first occurrences (:class:`~qadiag.findings.FindingGroups`), and a code
-keeps at most :data:`MAX_KEYS_PER_CODE` distinct keys; over the whole report a code keeps at most
-:data:`MAX_FINDINGS_PER_CODE` findings. What goes past a bound is counted in one more finding of that
-code, with its first occurrences, so that 2 million misnamed keys or 50,000 empty files give a few
-dozen lines, not millions.
+A source read in parts (:meth:`~qadiag.audit.readers.base.Reader.parts`) is audited part by part, each from a
+fresh start (:class:`SourceAudit`), and the parts are joined in order (:meth:`SourceAudit.absorb`): the
+rules say what only the join shows, the findings and summaries merge. A source read whole is one part
+joined to nothing, the same code. Parts that do not join exactly (reading problems in any of them, seams
+that do not meet, more kinds of one finding than the bounds keep) are not used: the source is read
+whole instead (:func:`joined`), so parallel and serial audits give the same report.
+
+Findings are bounded whatever the input (:mod:`qadiag.audit.grouping`): per source, a code keeps at most
+:data:`MAX_KEYS_PER_CODE` keys; over the report, a code keeps at most :data:`MAX_FINDINGS_PER_CODE` causes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from qadiag.audit import readers
-from qadiag.audit.readers.base import ReadLog
+from qadiag.audit.grouping import BoundedFindings, CauseGroups, NotMergeable, code_and_key
+from qadiag.audit.readers.base import Part, ReadLog
 from qadiag.audit.records import LogRow, Setting, Source
-from qadiag.audit.rules import CROSS_SOURCE_RULES, MAX_CACHED_KEY_SETS, ROW_RULES, SourceSummary
+from qadiag.audit.rules import CROSS_SOURCE_RULES, MAX_CACHED_KEY_SETS, ROW_RULES
 from qadiag.audit.runs import group_runs
-from qadiag.findings import Finding, FindingGroups
+from qadiag.audit.summary import SourceSummary
+from qadiag.findings import Finding
 from qadiag.namespaces import RowKind, infer_row_kind
 
 MAX_KEYS_PER_CODE = 20
@@ -39,57 +45,15 @@ class ProgressSink(Protocol):
     def finished(self, source: Source) -> None: ...
 
 
-class BoundedFindings:
-    """Findings merged by ``identity`` (:class:`~qadiag.findings.FindingGroups`), at most ``max_per_code``
-    groups of one code; the occurrences of that code past the bound are counted in one more finding."""
-
-    def __init__(self, max_per_code: int, identity: Callable[[Finding], Hashable]) -> None:
-        self.max_per_code = max_per_code
-        self.identity = identity
-        self._groups = FindingGroups()
-        self._more = FindingGroups()
-        self._kept: dict[str, set[Hashable]] = {}
-
-    def add(self, item: Finding) -> None:
-        identity = self.identity(item)
-        kept = self._kept.setdefault(item.code, set())
-        if identity in kept or len(kept) < self.max_per_code:
-            kept.add(identity)
-            self._groups.add(item, identity=identity)
-        else:
-            self._more.add(item, identity=(item.code,))
-
-    def extend(self, items: Iterable[Finding]) -> None:
-        for item in items:
-            self.add(item)
-
-    def findings(self) -> list[Finding]:
-        return self._groups.findings() + [self._beyond(item) for item in self._more.findings()]
-
-    def _beyond(self, item: Finding) -> Finding:
-        return replace(
-            item,
-            message=f"more findings of this kind than the {self.max_per_code} listed (other keys, steps or "
-            f"files); the first of them: {item.message}",
-        )
-
-
-def _code_and_key(item: Finding) -> Hashable:
-    return (item.code, item.key)
-
-
-def _whole_finding(item: Finding) -> Hashable:
-    return (item.code, item.run, item.source, item.key, item.step, item.offset, item.message)
-
-
 class SourceAudit:
-    """One source checked row by row: the row rules, and the summary the cross-source rules need."""
+    """One source (or one part of it) checked row by row: the row rules, and the summary the cross-source
+    rules need."""
 
     def __init__(self, source: Source) -> None:
         self.source = source
         self.summary = SourceSummary(source)
         self.rules = [make() for make in ROW_RULES]
-        self.found = BoundedFindings(MAX_KEYS_PER_CODE, _code_and_key)
+        self.found = BoundedFindings(MAX_KEYS_PER_CODE, code_and_key)
         self._kinds: dict[tuple[str, ...], RowKind] = {}
 
     def row(self, row: LogRow) -> None:
@@ -103,20 +67,50 @@ class SourceAudit:
                 self._kinds[keys] = kind
         self.summary.add(row, kind)
         for rule in self.rules:
-            for item in rule.check(row, kind):
-                self.found.add(item)
+            found = rule.check(row, kind)
+            if found:
+                self.found.extend(found)
+
+    def absorb(self, later: SourceAudit) -> None:
+        """Join the part read after everything absorbed so far (raises
+        :class:`~qadiag.audit.grouping.NotMergeable` when its findings cannot be merged exactly)."""
+        for mine, theirs in zip(self.rules, later.rules):
+            self.found.extend(mine.seam(theirs))
+        self.found.merge(later.found)
+        self.summary.merge(later.summary)
 
     def finish(self) -> None:
         for rule in self.rules:
             self.found.extend(rule.finish())
+
+    def drop_caches(self) -> None:
+        """Forget what only speeds up reading (before this part is sent to another process)."""
         self._kinds.clear()
 
 
-def audit_source(source: Source, progress: ProgressSink | None = None) -> tuple[SourceSummary, list[Finding]]:
-    """Read one source through the row rules: its summary, and its findings (reader problems first)."""
+@dataclass
+class PartAudit:
+    """What reading one part of a source gave: its audit, the reading problems, where it began and ended."""
+
+    source: Source
+    audit: SourceAudit
+    problems: list[Finding]
+    start: Any
+    stop: Any
+
+
+@dataclass
+class SourceResult:
+    summary: SourceSummary
+    findings: list[Finding]
+
+
+def audit_part(source: Source, part: Part | None = None, progress: ProgressSink | None = None) -> PartAudit:
+    """Read one source, or one part of it, through the row rules."""
     log = ReadLog()
     state = SourceAudit(source)
-    records = readers.reader_for(source.kind).read(source, log)
+    reader = readers.reader_for(source.kind)
+    records = reader.read(source, log) if part is None else reader.read(source, log, part)
     count = 0
     while True:
         try:
@@ -138,10 +132,46 @@ def audit_source(source: Source, progress: ProgressSink | None = None) -> tuple[
                 f"the {source.kind} reader yielded a {type(record).__name__}; readers yield LogRow and Setting "
                 "records and report problems into their ReadLog"
             )
-    state.finish()
+    state.drop_caches()
+    return PartAudit(source, state, log.findings(), log.seam.start, log.seam.stop)
+
+
+def joined(parts: Sequence[PartAudit]) -> SourceResult | None:
+    """A source's summary and findings from its parts, read in order; None when they do not join exactly
+    (see the module docstring): read the source whole instead."""
+    if len(parts) > 1:
+        if any(part.problems for part in parts):
+            return None
+        if any(before.stop != after.start for before, after in pairwise(parts)):
+            return None
+    whole = SourceAudit(parts[0].source)
+    try:
+        for part in parts:
+            whole.absorb(part.audit)
+    except NotMergeable:
+        return None
+    whole.finish()
+    problems = [item for part in parts for item in part.problems]
+    return SourceResult(whole.summary, problems + whole.found.findings())
+
+
+def audit_source(source: Source, progress: ProgressSink | None = None) -> SourceResult:
+    """One source read whole, in this process."""
+    result = joined([audit_part(source, None, progress)])
+    if result is None:  # one part always joins: a bug
+        raise AssertionError(f"the audit of {source.name} in one part did not join")
     if progress is not None:
         progress.finished(source)
-    return state.summary, log.findings() + state.found.findings()
+    return result
+
+
+@dataclass
+class Audit:
+    """The findings of an audit, and what it read: each source's summary, and the runs they make."""
+
+    findings: list[Finding]
+    summaries: list[SourceSummary]
+    runs: dict[str, list[SourceSummary]]
 
 
 def audit(
@@ -149,20 +179,21 @@ def audit(
     output_dirs: Sequence[Path],
     progress: ProgressSink | None = None,
     found_before: Iterable[Finding] = (),
-) -> list[Finding]:
-    """Every finding for the sources, each tagged with the run it belongs to, bounded per code;
-    ``found_before`` (discovery's findings) are bounded with them."""
-    summaries: list[SourceSummary] = []
-    per_source: dict[int, list[Finding]] = {}
-    for source in sources:
-        summary, findings = audit_source(source, progress)
-        summaries.append(summary)
-        per_source[id(summary)] = findings
-    report = BoundedFindings(MAX_FINDINGS_PER_CODE, _whole_finding)
+    jobs: int = 1,
+) -> Audit:
+    """Every finding for the sources, each tagged with the run it belongs to, one per cause, bounded per
+    code; ``found_before`` (discovery's findings) are merged with them. ``jobs``: processes to read with."""
+    from qadiag.audit.parallel import audit_sources
+
+    results = audit_sources(sources, jobs, progress)
+    by_summary = {id(result.summary): result for result in results}
+    report = CauseGroups(MAX_FINDINGS_PER_CODE)
     report.extend(found_before)
-    for run, members in group_runs(summaries, output_dirs).items():
+    summaries = [result.summary for result in results]
+    runs = group_runs(summaries, output_dirs)
+    for run, members in runs.items():
         for summary in members:
-            report.extend(replace(item, run=run) for item in per_source[id(summary)])
+            report.extend((replace(item, run=run) for item in by_summary[id(summary)].findings), origin=summary.source)
         for rule in CROSS_SOURCE_RULES:
             report.extend(replace(item, run=run) for item in rule(members))
-    return report.findings()
+    return Audit(report.findings(), summaries, runs)

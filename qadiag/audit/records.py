@@ -60,7 +60,12 @@ class Source:
 
 @dataclass(slots=True)
 class LogRow:
-    """One logged dict. ``values`` maps the Trainer-side key to the logged value."""
+    """One logged dict. ``values`` maps the Trainer-side key to the logged value.
+
+    Where the row is: ``file`` and byte ``offset``; ``line`` and ``column`` (1-based) when the file is text
+    (trainer_state.json). A row gathered from one file per key (an MLflow file-store run: ``metrics/<key>``)
+    has ``key_places``, each key's file and line, and ``file`` is its first key's file.
+    """
 
     source: Source
     file: str
@@ -70,12 +75,24 @@ class LogRow:
     logger_keys: dict[str, str] | None = None
     offset: int | None = None
     wall_time: float | None = None
+    line: int | None = None
+    column: int | None = None
+    key_places: dict[str, tuple[str, int]] | None = None
 
     def logger_key(self, key: str) -> str:
         """Where ``key`` landed in W&B/TensorBoard: as stored, or as the callbacks would file it."""
         if self.logger_keys is not None and key in self.logger_keys:
             return self.logger_keys[key]
         return logger_key(key)
+
+    def place(self, key: str | None = None) -> tuple[str, int | None, int | None]:
+        """``(file, line, column)`` of the evidence for ``key`` in this row (the row itself when the key is
+        not in it, or is None)."""
+        if not self.key_places:
+            return self.file, self.line, self.column
+        found = self.key_places.get(key) if key is not None else None
+        file, line = found or next(iter(self.key_places.values()))
+        return file, line, None
 
 
 @dataclass(frozen=True)
@@ -89,6 +106,21 @@ class Setting:
 
 
 SETTING_NAMES = frozenset({"metric_for_best_model", "output_dir", "logging_nan_inf_filter"})
+
+
+@dataclass
+class Entries:
+    """Per-key entries in bulk (numpy arrays, one element per entry): the entry's key is ``names[keys[i]]``,
+    stored as ``tag_names[tags[i]]``."""
+
+    steps: Any
+    keys: Any
+    tags: Any
+    values: Any
+    offsets: Any
+    wall_times: Any
+    names: list[str]
+    tag_names: list[str]
 
 
 @dataclass
@@ -111,6 +143,7 @@ class RowSplitter:
     _logger_keys: dict[str, str] = field(default_factory=dict)
     _offset: int | None = None
     _wall_time: float | None = None
+    _places: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def add(
         self,
@@ -122,8 +155,10 @@ class RowSplitter:
         group: Any = None,
         offset: int | None = None,
         wall_time: float | None = None,
+        place: tuple[str, int] | None = None,
     ) -> LogRow | None:
-        """Add one entry; returns the row it completed, if any."""
+        """Add one entry (``place``: the file and line it was read from, when each key has its own file);
+        returns the row it completed, if any."""
         done = None
         if self._values and (step != self._step or group != self._group or key in self._values):
             done = self.flush()
@@ -132,25 +167,98 @@ class RowSplitter:
         self._values[key] = value
         if stored_as is not None:
             self._logger_keys[key] = stored_as
+        if place is not None:
+            self._places[key] = place
         if key in self.last_keys:
             return done or self.flush()
         return done
 
+    def add_many(self, entries: Entries) -> list[LogRow]:
+        """Add many entries at once (no group, no places: TensorBoard scalars); returns the rows they
+        complete, exactly the rows :meth:`add` one by one would. The rows that only whole entries of
+        ``entries`` make are built from arrays; the row in progress at either end goes through :meth:`add`,
+        and so does everything when two entries of a row have one key or an ``epoch`` begins a row."""
+        import numpy as np
+
+        rows: list[LogRow] = []
+        count = len(entries.steps)
+        steps, keys, tags = entries.steps.tolist(), entries.keys.tolist(), entries.tags.tolist()
+        values, offsets, wall_times = entries.values.tolist(), entries.offsets.tolist(), entries.wall_times.tolist()
+
+        def one_by_one(first: int, last: int) -> None:
+            for at in range(first, last):
+                row = self.add(
+                    steps[at],
+                    entries.names[keys[at]],
+                    values[at],
+                    stored_as=entries.tag_names[tags[at]],
+                    offset=offsets[at],
+                    wall_time=wall_times[at],
+                )
+                if row is not None:
+                    rows.append(row)
+
+        begin = 0
+        while begin < count and self._values:  # the row in progress before these entries
+            one_by_one(begin, begin + 1)
+            begin += 1
+        if begin == count:
+            return rows
+        closing = np.array([name in self.last_keys for name in entries.names], dtype=bool)[entries.keys[begin:]]
+        step = entries.steps[begin:]
+        changed = np.concatenate([[False], step[1:] != step[:-1]])
+        closed = np.concatenate([[True], closing[:-1]])  # the entry before closed its row
+        flushed = ~closed & changed
+        starts = closed | flushed
+        row_of = np.cumsum(starts) - 1
+        pairs = np.sort(row_of * len(entries.names) + entries.keys[begin:])
+        if (closing & flushed).any() or (pairs[1:] == pairs[:-1]).any():
+            one_by_one(begin, count)
+            return rows
+        first = np.flatnonzero(starts) + begin
+        last = np.append(first[1:], count)
+        whole = len(first) if closing[-1] else len(first) - 1
+        shapes: dict[tuple[int, ...], tuple[tuple[str, ...], dict[str, str]]] = {}
+        for start, stop in zip(first[:whole].tolist(), last[:whole].tolist()):
+            shape = tuple(tags[start:stop])
+            known = shapes.get(shape)
+            if known is None:
+                names = tuple(entries.names[key] for key in keys[start:stop])
+                known = shapes[shape] = (names, dict(zip(names, (entries.tag_names[tag] for tag in shape))))
+            rows.append(
+                LogRow(
+                    self.source,
+                    self.file,
+                    self.index,
+                    steps[start],
+                    dict(zip(known[0], values[start:stop])),
+                    known[1],
+                    offsets[start],
+                    wall_times[start],
+                )
+            )
+            self.index += 1
+        if whole < len(first):
+            one_by_one(int(first[whole]), count)
+        return rows
+
     def flush(self) -> LogRow | None:
         if not self._values:
             return None
+        places = self._places or None
         row = LogRow(
             self.source,
-            self.file,
+            next(iter(places.values()))[0] if places else self.file,
             self.index,
             self._step,
             self._values,
             self._logger_keys or None,
             self._offset,
             self._wall_time,
+            key_places=places,
         )
         self.index += 1
-        self._values, self._logger_keys = {}, {}
+        self._values, self._logger_keys, self._places = {}, {}, {}
         return row
 
 

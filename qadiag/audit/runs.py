@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePath
 from typing import Any
 
-from qadiag.audit.rules import SourceSummary
+from qadiag.audit.summary import SourceSummary
 
 # A recorded output dir is compared by at most this many trailing parts.
 MAX_CLAIM_PARTS = 64

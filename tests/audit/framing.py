@@ -12,7 +12,7 @@ import struct
 import zlib
 from collections.abc import Iterable
 
-from qadiag.audit.readers.tensorboard import masked_crc32c
+from qadiag.audit.readers.tfrecord import masked_crc32c
 
 WANDB_HEADER = b":W&B" + struct.pack("<HB", 0xBEE1, 0)
 BLOCK = 32768

@@ -23,21 +23,21 @@ def audit_json(capsys, *args):
     return code, json.loads(out)
 
 
+def kind_of(source):
+    if source.endswith(".wandb"):
+        return "wandb"
+    if "tfevents" in source:
+        return "tensorboard"
+    return "trainer_state" if source.endswith("trainer_state.json") else "mlflow"
+
+
+def sources_of(item):
+    """The files a finding covers: its own, and those of the same cause (grouped findings)."""
+    return item.get("evidence", {}).get("covers", {}).get("sources", [item["source"]])
+
+
 def kinds_with(findings, code):
-    kinds = set()
-    for item in findings:
-        if item["code"] == code:
-            source = item["source"]
-            kinds.add(
-                "wandb"
-                if source.endswith(".wandb")
-                else "tensorboard"
-                if "tfevents" in source
-                else "trainer_state"
-                if source.endswith("trainer_state.json")
-                else "mlflow"
-            )
-    return kinds
+    return {kind_of(source) for item in findings if item["code"] == code for source in sources_of(item)}
 
 
 def test_a_clean_trainer_run_passes(hf_runs, capsys):
@@ -53,17 +53,18 @@ def test_a_clean_trainer_run_passes(hf_runs, capsys):
         ("partial_prefix", "QD103", {"f1"}),
     ],
 )
-def test_each_namespace_bug_is_found_in_every_source(hf_runs, capsys, variant, code, keys):
+def test_each_namespace_bug_is_one_finding_covering_every_source(hf_runs, capsys, variant, code, keys):
     exit_code, findings = audit_json(capsys, hf_runs / variant)
     assert exit_code == 1
-    assert {item["code"] for item in findings} == {code}
-    assert {item["key"] for item in findings} == keys
-    logged_to = {"wandb": "wandb", "tensorboard": "tensorboard", "mlflow": "mlflow"}
-    assert kinds_with(findings, code) == {"trainer_state", *(logged_to[r] for r in reporters())}
-    assert {item["run"] for item in findings} == {str(hf_runs / variant / "out")}
-    # one finding per source and key, counted (qadiag.findings.FindingGroups), with where it recurs
-    assert all(item["count"] == 3 and item["step"] == 4 for item in findings)
-    assert all([at["step"] for at in item["evidence"]["occurrences"]] == [4, 8, 12] for item in findings)
+    (bug,) = findings  # one cause, one finding, however many keys, steps and sources show it
+    assert bug["code"] == code and bug["run"] == str(hf_runs / variant / "out")
+    covers = bug["evidence"]["covers"]
+    assert set(covers["keys"]) == keys and covers["steps"] == [4, 8, 12]
+    assert kinds_with(findings, code) == {"trainer_state", *reporters()}
+    # 3 evaluations, each logged to trainer_state.json and every reporter
+    assert bug["count"] == 3 * len(keys) * (len(reporters()) + 1)
+    assert f"the same cause in {len(reporters()) + 1} sources: trainer_state, wandb" in bug["message"]
+    assert bug["source"].endswith("trainer_state.json") and bug["line"] > 1 and bug["column"] > 1
 
 
 @pytest.mark.parametrize(
@@ -82,22 +83,24 @@ def test_cross_source_problems(logger_runs, capsys, scenario, expected):
     assert found == expected
 
 
-def test_the_hidden_nan_names_the_step_and_both_sources(logger_runs, capsys):
+def test_the_hidden_nan_names_the_step_the_sources_and_the_line(logger_runs, capsys):
     _, findings = audit_json(capsys, logger_runs / "nan_hidden", "--select", "QD206")
-    assert {(item["step"], item["key"]) for item in findings} == {(3, "loss")}
-    assert sorted(item["message"].split(" but ")[0] for item in findings) == [
-        "loss at step 3 is nan in tensorboard",
-        "loss at step 3 is nan in wandb",
-    ]
-    assert all(item["source"].endswith("nan_hidden/out/trainer_state.json") for item in findings)
+    (hidden,) = findings  # seen by W&B and by TensorBoard: one run, one cause
+    assert (hidden["step"], hidden["key"], hidden["count"]) == (3, "loss", 2)
+    assert hidden["message"].startswith("loss at step 3 is nan in wandb but 0.333333 here")
+    assert hidden["source"].endswith("nan_hidden/out/trainer_state.json")
+    state = (logger_runs / "nan_hidden" / "out" / "trainer_state.json").read_text().splitlines()
+    assert '"step": 3' in "".join(state[hidden["line"] - 1 : hidden["line"] + 8])  # the row of step 3
 
 
-def test_text_report_groups_by_run_and_source_with_the_fix(hf_runs, capsys):
+def test_full_report_groups_by_run_and_source_with_the_fix(hf_runs, capsys):
     code, out, _ = audit(capsys, hf_runs / "unprefixed")
-    headings = [line for line in out.splitlines() if line.startswith("== ")]
-    assert code == 1 and len(headings) == len(reporters()) + 1
-    assert all(heading.startswith(f"== {hf_runs / 'unprefixed' / 'out'} | ") for heading in headings)
-    assert "fix: in your evaluate(), prefix every metric" in out
+    lines, out_dir = out.splitlines(), hf_runs / "unprefixed" / "out"
+    assert code == 1 and lines[0] == f"== {out_dir} | {out_dir / 'trainer_state.json'}"
+    assert lines[1].startswith("QD101 error   log-keys step 4 [exact_match] line ")
+    assert lines[2].startswith("    fix: in your evaluate(), prefix every metric")
+    assert lines[3].startswith("    also in: ") and ".wandb" in lines[3] and "tfevents" in lines[3]
+    assert lines[4:] == ["1 error(s), 0 warning(s), 0 info"]
 
 
 def test_github_annotations(hf_runs, capsys):
@@ -143,7 +146,8 @@ def test_symlinks_and_overlapping_arguments_count_once(hf_runs, capsys):
     _, once = audit_json(capsys, home)
     mlruns = [home / "mlruns"] if (home / "mlruns").exists() else []
     _, twice = audit_json(capsys, home, home / "out", home / "wandb" / "latest-run", *mlruns)
-    assert len(twice) == len(once) == 2 * (len(reporters()) + 1)
+    assert len(twice) == len(once) == 1
+    assert twice[0]["count"] == once[0]["count"] == 2 * 3 * (len(reporters()) + 1)
 
 
 def test_auditing_writes_nothing(logger_runs, capsys):

@@ -266,3 +266,48 @@ def test_a_step_field_that_is_not_one_whole_varint_is_left_to_protobuf(tmp_path)
     assert row is not None and row.step == 7 and row.values == {"loss": 1.0}
     assert rows.row_from_bytes("f", 0, 0, history_record(b"\x12\x01\x08")) is None  # the varint is missing
     assert rows.row_from_bytes("f", 0, 0, history_record(b"\x12\x03\x08\x07\x07")) is None  # a byte too many
+
+
+def test_the_fields_outside_the_record_type_are_wandbs():
+    record_class = reader._record_class()
+    outside = {field.number for field in record_class.DESCRIPTOR.fields if field.containing_oneof is None}
+    assert outside == reader.OUTSIDE_ONEOF
+
+
+def test_config_read_from_bytes_equals_protobuf_decoding(hf_runs, logger_runs, tmp_path):
+    """The config and run records wandb-core writes are read from their bytes; any other layout is left to
+    protobuf, and what is read is what protobuf decodes."""
+    record_class = reader._record_class()
+    real = [only("run-*.wandb", hf_runs / "unprefixed"), only("run-*.wandb", logger_runs / "eval_gaps")]
+    payloads = [
+        (kind, payload)
+        for path in real
+        for _, kind, payload in reader.typed_payloads(path, Problems(str(path)), frozenset({reader.CONFIG, reader.RUN}))
+    ]
+    read_from_bytes = [reader.config_items(payload, kind) for kind, payload in payloads]
+    assert len(payloads) >= 2 and all(items is not None for items in read_from_bytes)
+    assert any(key == "output_dir" for items in read_from_bytes for key, _ in items)
+    altered = []
+    for change in (
+        lambda record: record.config.update.add(nested_key=["a", "b"], value_json="1"),  # a two-part key
+        lambda record: record.config.update.add(key="output_dir"),  # no value
+        lambda record: setattr(record.config._info, "stream_id", "s"),  # a field the reader skips
+        lambda record: record.config.remove.add(key="x"),
+    ):
+        record = record_class(num=1)
+        record.config.update.add(key="metric_for_best_model", value_json='"f1"')
+        change(record)
+        altered.append((reader.CONFIG, record.SerializeToString()))
+    run = record_class(num=2)
+    run.run.run_id = "abc"
+    run.run.config.update.add(nested_key=["output_dir"], value_json='"out"')
+    altered.append((reader.RUN, run.SerializeToString()))
+    twice = record_class(num=3)
+    twice.config.update.add(key="output_dir", value_json='"a"')
+    altered.append((reader.CONFIG, twice.SerializeToString() + b"\x2a\x00"))  # the config field again: merged
+    for kind, payload in payloads + altered:
+        items = reader.config_items(payload, kind)
+        expected = reader.protobuf_config(record_class.FromString(payload))
+        assert items is None or items == expected, (items, expected)
+    assert all(reader.config_items(payload, kind) is not None for kind, payload in altered[:-1])
+    assert reader.config_items(altered[-1][1], reader.CONFIG) is None  # left to protobuf

@@ -49,8 +49,9 @@ def wandb_run(run_dir: Path, rows: Iterable[Mapping[str, str]], config: Mapping[
     return path
 
 
-def event(step: int, tag: str, value: float | None = None, text: bytes | None = None) -> bytes:
-    """One TensorBoard Event: a scalar, or a text summary (``args``) when ``text`` is given."""
+def event(step: int, tag: str, value: float | None = None, text: bytes | None = None, wall_time: float = 0.0) -> bytes:
+    """One TensorBoard Event: a scalar, or a text summary (``args``) when ``text`` is given; the writers
+    also set ``wall_time``."""
     from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
 
     if text is None:
@@ -59,7 +60,8 @@ def event(step: int, tag: str, value: float | None = None, text: bytes | None = 
         summary_value = summary_pb2.Summary.Value(
             tag=tag, tensor=tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, string_val=[text])
         )
-    return event_pb2.Event(step=step, summary=summary_pb2.Summary(value=[summary_value])).SerializeToString()
+    summary = summary_pb2.Summary(value=[summary_value])
+    return event_pb2.Event(step=step, wall_time=wall_time, summary=summary).SerializeToString()
 
 
 def tensorboard_file(log_dir: Path, payloads: Iterable[bytes], *, garbage: bytes = b"", name: str = "1.host") -> Path:

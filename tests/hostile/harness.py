@@ -8,7 +8,8 @@ line, ``qadiag.cli.main``, once per output format, writing each output to a file
 child past the time limit. What must hold (:func:`check`):
 
 - the exit code is 0 or 1 (findings or none; never 2, the internal-error code, and never a traceback);
-- no reader failed (no QD910) and every output parses (JSON stays JSON);
+- no reader failed (no QD910) and every output parses (JSON and JSON lines stay JSON, JUnit stays XML,
+  SARIF meets GitHub code scanning's requirements), with one entry per finding in every format;
 - no raw control character (C0 but the line feed, DEL, C1), line separator or bidirectional override
   in any output, no ``##[`` and no line but qadiag's own workflow commands starting with ``::``;
 - not a byte of a link target's content (a canary) in any output;
@@ -27,10 +28,13 @@ import stat
 import sys
 import time
 import traceback
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMATS = ("text", "json", "github")
+from tests.audit.sarif import check_github_sarif
+
+FORMATS = ("full", "concise", "json", "json-lines", "github", "sarif", "junit", "gitlab")
 TIME_LIMIT_S = 30.0
 MEMORY_LIMIT = 1 << 30  # address space a case may add to what the test process already maps
 OPEN_FILES_LIMIT = 64
@@ -78,7 +82,7 @@ def _child(arguments: list[str], results: Path, memory: int) -> None:
                 results / f"{name}.err", "w", encoding="utf-8", errors="surrogateescape"
             ) as err:
                 sys.stdout, sys.stderr = out, err
-                exit_code = main(["audit-logs", *arguments, "--format", name, "--no-progress"])
+                exit_code = main(["audit-logs", *arguments, "--output-format", name, "--no-progress"])
             (results / f"{name}.code").write_text(str(exit_code))
         code = 0
     except BaseException:
@@ -160,12 +164,32 @@ def check(outcome: Outcome, *, allowed_codes: frozenset[int] = frozenset({0, 1})
                 assert line.count("::") >= 2
             else:
                 assert not line.lstrip().startswith("::"), f"a line that GitHub would run: {line[:300]!r}"
+    if set(outcome.codes.values()) == {2}:  # a usage error: one line on stderr, no report
+        assert all(not outcome.out[name] and outcome.err[name].count("\n") == 1 for name in FORMATS)
+        return
     findings = outcome.findings
     assert isinstance(findings, list)
+    assert entries(outcome) == {name: len(findings) for name in FORMATS if name != "full"}
+    check_github_sarif(json.loads(outcome.out["sarif"]))
     crashed = [item for item in findings if item["code"] == "QD910"]
     assert not crashed, crashed
     codes = {name: outcome.codes[name] for name in FORMATS}
     assert len(set(codes.values())) == 1, codes
+
+
+def entries(outcome: Outcome) -> dict[str, int]:
+    """How many findings each machine-readable format holds (each format is parsed)."""
+    out = outcome.out
+    sarif = json.loads(out["sarif"])["runs"][0]
+    return {
+        "concise": len(out["concise"].splitlines()),
+        "json": len(json.loads(out["json"])),
+        "json-lines": len([json.loads(line) for line in out["json-lines"].splitlines()]),
+        "github": len(out["github"].splitlines()),
+        "sarif": len(sarif["results"]) + len(sarif["invocations"][0]["toolExecutionNotifications"]),
+        "junit": len(ET.fromstring(out["junit"]).findall("testsuite/testcase")),
+        "gitlab": len(json.loads(out["gitlab"])),
+    }
 
 
 def audit_checked(run_dir: Path, results: Path, *extra: str, paths: tuple[Path, ...] = ()) -> Outcome:

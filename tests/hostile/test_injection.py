@@ -48,7 +48,7 @@ def test_a_hostile_folder_name(run_dir, audit, name):
     outcome = audit(run_dir)
     assert outcome.codes_found == {"QD907", "QD103"}
     assert len(github_lines(outcome)) == len(outcome.findings) == 2  # no line the name could add
-    assert SHOWN[name] in outcome.out["text"]
+    assert SHOWN[name] in outcome.out["full"]
     assert all(SHOWN[name] in item["source"] for item in outcome.findings)
 
 
@@ -63,10 +63,13 @@ def test_a_hostile_metric_key_in_each_format(run_dir, audit, name):
     mlflow_file_run(run_dir / "mlruns" / "0" / "r1", {"epoch": "1 1 1\n"}, settings)
     outcome = audit(run_dir)
     # each source files it as a misnamed (QD102) or bare (QD103) eval metric, whichever the text reads as
-    by_key = {(item.get("key"), item["source"].rsplit("/", 1)[-1]) for item in outcome.findings}
-    assert {file for key, file in by_key if key == "val_" + SHOWN[name]} == {
-        "trainer_state.json", "run-hostile.wandb", "events.out.tfevents.1.host"
+    covered = {
+        source.rsplit("/", 1)[-1]
+        for item in outcome.findings
+        if "val_" + SHOWN[name] in item.get("evidence", {}).get("covers", {}).get("keys", [item.get("key")])
+        for source in item.get("evidence", {}).get("covers", {}).get("sources", [item["source"]])
     }
+    assert covered == {"trainer_state.json", "run-hostile.wandb", "events.out.tfevents.1.host"}
     assert len(github_lines(outcome)) == len(outcome.findings)
     assert "QD204" in outcome.codes_found  # the hostile setting quoted, escaped, in a message
 
@@ -78,7 +81,7 @@ def test_undecodable_file_names(run_dir, audit):
         handle.write('{"log_history": [{"loss": NaN, "step": 1}]}')
     outcome = audit(run_dir)
     assert outcome.codes_found == {"QD205"}
-    assert "bad-\\udcff\\udcfe-name" in outcome.out["text"]
+    assert "bad-\\udcff\\udcfe-name" in outcome.out["full"]
 
 
 def test_a_usage_error_quoting_a_hostile_argument(run_dir, tmp_path):
@@ -87,4 +90,4 @@ def test_a_usage_error_quoting_a_hostile_argument(run_dir, tmp_path):
     folder.mkdir()
     outcome = run_audit(folder, results=tmp_path / "results")
     check(outcome, allowed_codes=frozenset({2}))
-    assert f"nothing auditable under {run_dir}/{SHOWN['workflow-command']}: looked for" in outcome.err["text"]
+    assert f"nothing auditable under {run_dir}/{SHOWN['workflow-command']}: looked for" in outcome.err["full"]

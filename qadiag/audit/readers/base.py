@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 import json
 import re
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ from qadiag.audit import REPORT_BUGS_AT
 from qadiag.audit.files import Entry, NotRegularFile, TooDeepTree
 from qadiag.audit.records import LogRow, Setting, Source
 from qadiag.findings import Finding, finding
+from qadiag.formats.locations import directory_source
 
 READ_CHUNK = 1 << 20
 # Reports of the same kind per file before the rest are summed up in one finding.
@@ -51,6 +52,25 @@ class DirectoryClaim:
     group: Hashable | None = None
     output_dir: Path | None = None
     skip: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of one file of a source, read on its own (in parallel with the other pieces): the records that
+    start in bytes ``[start, stop)`` of ``source.files[file]`` (``stop`` None: to the end of the file)."""
+
+    file: int
+    start: int
+    stop: int | None
+
+
+@dataclass
+class Seam:
+    """Where a part's first record is and where the next part's first record is (None: the end of the
+    file): consecutive parts join exactly when one's ``stop`` is the next one's ``start``."""
+
+    start: Any = None
+    stop: Any = None
 
 
 @dataclass(frozen=True)
@@ -92,8 +112,14 @@ class Reader:
             directory = Path(str(group))
             yield Source(self.kind, str(directory), tuple(sorted(files)), directory)
 
-    def read(self, source: Source, log: ReadLog) -> Iterator[Record]:
-        """Rows and settings of one source; problems go to ``log`` (use ``with log.reading(path)``)."""
+    def parts(self, source: Source, pieces: int) -> list[Part] | None:
+        """The parts to read ``source`` in, in order, when ``pieces`` processes can read it faster than one;
+        None: read it whole. A reader that splits sets ``log.seam`` when it reads a part."""
+        return None
+
+    def read(self, source: Source, log: ReadLog, part: Part | None = None) -> Iterator[Record]:
+        """Rows and settings of one source (or of one of its :meth:`parts`); problems go to ``log`` (use
+        ``with log.reading(path)``)."""
         raise NotImplementedError
 
 
@@ -101,13 +127,18 @@ class Reader:
 
 
 class Problems:
-    """The reader findings for one file, bounded: a file of garbage gives a few findings, not thousands."""
+    """The reader findings for one file, bounded: a file of garbage gives a few findings, not thousands.
+
+    ``locate``, set by a reader of a text file, turns a byte offset into ``(line, column)`` so that its
+    findings carry the line (None where it is not known).
+    """
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.kept: list[Finding] = []
         self.counts: dict[str, int] = {}
         self.first_offset: dict[str, int | None] = {}
+        self.locate: Callable[[int], tuple[int, int] | None] | None = None
 
     def add(self, code: str, message: str, fix: str, *, offset: int | None = None, **where: Any) -> None:
         seen = self.counts.get(code, 0)
@@ -115,6 +146,10 @@ class Problems:
         if seen == 0:
             self.first_offset[code] = offset
         if seen < MAX_REPORTS_PER_FILE:
+            if offset is not None and self.locate is not None and "line" not in where:
+                place = self.locate(offset)
+                if place is not None:
+                    where["line"], where["column"] = place
             self.kept.append(finding(code, message, fix, source=self.file, offset=offset, **where))
 
     def findings(self) -> list[Finding]:
@@ -174,13 +209,14 @@ class Problems:
             offset=offset,
         )
 
-    def corrupt(self, what: str, offset: int, resumed: str) -> None:
+    def corrupt(self, what: str, offset: int, resumed: str, **where: Any) -> None:
         self.add(
             "QD903",
             f"{what} at byte {offset}; {resumed}",
             "the bytes were damaged after writing (bad disk, partial copy): copy the file again from the "
             "machine that ran it; the records around the damage were still read",
             offset=offset,
+            **where,
         )
 
     def malformed_json(self, what: str, offset: int) -> None:
@@ -262,9 +298,17 @@ class ReadLog:
 
     _files: dict[str, Problems] = field(default_factory=dict)
     current: str | None = None
+    seam: Seam = field(default_factory=Seam)
 
     def file(self, path: Path | str) -> Problems:
-        name = str(path)
+        return self._sink(str(path))
+
+    def directory(self, path: Path | str) -> Problems:
+        """The sink for problems of a directory itself (one that cannot be listed, or is too deep): named
+        with a trailing separator, so that formats never present it as a file."""
+        return self._sink(directory_source(path))
+
+    def _sink(self, name: str) -> Problems:
         self.current = name
         problems = self._files.get(name)
         if problems is None:
@@ -272,10 +316,11 @@ class ReadLog:
         return problems
 
     @contextmanager
-    def reading(self, path: Path | str) -> Iterator[Problems]:
-        """The sink for one file; an exception while reading it becomes a QD910 finding for that file
-        (and reading goes on after the ``with`` block: the reader's next file)."""
-        problems = self.file(path)
+    def reading(self, path: Path | str, *, directory: bool = False) -> Iterator[Problems]:
+        """The sink for one file (or a directory read as one source); an exception while reading it
+        becomes a QD910 finding for it (and reading goes on after the ``with`` block: the reader's next
+        file)."""
+        problems = self.directory(path) if directory else self.file(path)
         try:
             yield problems
         except Exception as error:  # a bug in a reader: the other files and sources are still read

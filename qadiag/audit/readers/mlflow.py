@@ -105,38 +105,42 @@ def _read_block(path: Path, position: int) -> bytes:
         return handle.read(MAX_LINE)
 
 
-def _lines(path: Path, problems: Problems) -> Iterator[tuple[int, bytes]]:
-    """``(offset, line)`` for each line of a metric file, each at most MAX_LINE bytes (longer ones are
-    reported and skipped). Raises OSError when the file cannot be read."""
+def _lines(path: Path, problems: Problems) -> Iterator[tuple[int, int, bytes]]:
+    """``(offset, line number, line)`` for each line of a metric file, each at most MAX_LINE bytes (longer
+    ones are reported and skipped). Raises OSError when the file cannot be read."""
     position = line_start = 0
+    number = 1
     line, overlong = b"", False
     while True:
         block = _read_block(path, position)
         if not block:
             if line and not overlong:
-                yield line_start, line
+                yield line_start, number, line
             return
         pieces = block.split(b"\n")
         offset = position
         position += len(block)
-        for number, piece in enumerate(pieces):
+        for index, piece in enumerate(pieces):
             if not overlong:
                 line += piece
                 if len(line) > MAX_LINE:
-                    problems.corrupt(f"metric line longer than {MAX_LINE} bytes", line_start, "skipped it")
+                    problems.corrupt(
+                        f"metric line longer than {MAX_LINE} bytes", line_start, "skipped it", line=number, column=1
+                    )
                     line, overlong = b"", True
             offset += len(piece)
-            if number < len(pieces) - 1:  # the piece ended at a newline, and so did the line
+            if index < len(pieces) - 1:  # the piece ended at a newline, and so did the line
                 if not overlong:
-                    yield line_start, line
+                    yield line_start, number, line
                 offset += 1
+                number += 1
                 line, overlong, line_start = b"", False, offset
 
 
-def _metric_entries(path: Path, key: str, problems: Problems) -> Iterator[tuple[int, int, str, float]]:
-    """``(timestamp, step, key, value)`` per line of one metric file; problems for bad lines."""
+def _metric_entries(path: Path, key: str, problems: Problems) -> Iterator[tuple[int, int, str, float, int]]:
+    """``(timestamp, step, key, value, line number)`` per line of one metric file; problems for bad lines."""
     try:
-        for offset, line in _lines(path, problems):
+        for offset, number, line in _lines(path, problems):
             fields = line.split()
             if not fields:
                 continue
@@ -144,23 +148,29 @@ def _metric_entries(path: Path, key: str, problems: Problems) -> Iterator[tuple[
                 timestamp, value = int(fields[0]), float(fields[1])
                 step = int(fields[2]) if len(fields) > 2 else 0
             except (IndexError, ValueError):
-                problems.corrupt(f"metric line {line[:40]!r} is not 'timestamp value step'", offset, "skipped it")
+                what = f"metric line {line[:40]!r} is not 'timestamp value step'"
+                problems.corrupt(what, offset, "skipped it", line=number, column=1)
                 continue
             if whole_step(timestamp) is None or whole_step(step) is None:
                 problems.bad_value(
                     f"metric line {line[:40]!r} has a timestamp or step outside the 64-bit range loggers "
                     "write; skipped it",
                     offset=offset,
+                    line=number,
+                    column=1,
                 )
                 continue
-            yield timestamp, step, key, value
+            yield timestamp, step, key, value, number
     except OSError as error:
         problems.unreadable(error)
 
 
-def _reordered(entries: Iterator[tuple[int, int, str, float]], window: int) -> Iterator[tuple[int, int, str, float]]:
+MetricEntry = tuple[int, int, str, float, int]
+
+
+def _reordered(entries: Iterator[MetricEntry], window: int) -> Iterator[MetricEntry]:
     """A file's entries in timestamp order, re-sorted within a window of ``window`` entries."""
-    heap: list[tuple[int, int, str, float]] = []
+    heap: list[MetricEntry] = []
     for entry in entries:
         if len(heap) < window:
             heapq.heappush(heap, entry)
@@ -177,7 +187,7 @@ def _real_directory(path: Path, log: ReadLog) -> bool:
     except FileNotFoundError:
         return False
     except OSError as error:
-        log.file(path).unreadable(error, what="the directory")
+        log.directory(path).unreadable(error, what="the directory")
         return False
     if stat.S_ISDIR(mode):
         return True
@@ -191,7 +201,7 @@ def _metric_files(metrics_dir: Path, log: ReadLog) -> list[Entry]:
         return []
     entries, problems = files_below(metrics_dir)
     for error in problems:
-        log.file(error.filename).unreadable(error, what="the directory")
+        log.directory(error.filename).unreadable(error, what="the directory")
     regular = []
     for entry in entries:
         if not entry.is_file:
@@ -199,7 +209,7 @@ def _metric_files(metrics_dir: Path, log: ReadLog) -> list[Entry]:
         elif len(regular) < MAX_METRIC_FILES:
             regular.append(entry)
     if len(regular) < sum(entry.is_file for entry in entries):
-        log.file(metrics_dir).over_budget(
+        log.directory(metrics_dir).over_budget(
             f"the run has more than {MAX_METRIC_FILES:,} metric files: only the first {MAX_METRIC_FILES:,} "
             "(in name order) were read",
             "a Trainer run logs a few dozen metrics: check what wrote the others",
@@ -207,19 +217,19 @@ def _metric_files(metrics_dir: Path, log: ReadLog) -> list[Entry]:
     return regular
 
 
-def _merged_metrics(run_dir: Path, log: ReadLog) -> Iterator[tuple[int, int, str, float]]:
+def _merged_metrics(metrics_dir: Path, files: list[Entry], log: ReadLog) -> Iterator[MetricEntry]:
     """Every metric file's entries in timestamp order (a k-way merge: a line or two per file in memory)."""
-    metrics_dir = run_dir / "metrics"
-    files = _metric_files(metrics_dir, log)
     window = max(4, min(REORDER_WINDOW, REORDER_BUDGET // max(len(files), 1)))
     streams = [
-        _reordered(
-            _metric_entries(entry.path, entry.path.relative_to(metrics_dir).as_posix(), log.file(entry.path)),
-            window,
-        )
+        _reordered(_metric_entries(entry.path, _metric_key(metrics_dir, entry), log.file(entry.path)), window)
         for entry in files
     ]
     yield from heapq.merge(*streams)
+
+
+def _metric_key(metrics_dir: Path, entry: Entry) -> str:
+    """``metrics/eval/loss`` holds the key ``eval/loss``."""
+    return entry.path.relative_to(metrics_dir).as_posix()
 
 
 def _file_params(run_dir: Path, source: Source, log: ReadLog) -> Iterator[Setting]:
@@ -242,11 +252,13 @@ def _file_params(run_dir: Path, source: Source, log: ReadLog) -> Iterator[Settin
 
 def _read_file_store(source: Source, log: ReadLog) -> Iterator[Record]:
     run_dir = source.files[0]
-    file = str(run_dir)
     yield from _file_params(run_dir, source, log)
-    splitter = RowSplitter(source, file)
-    for timestamp, step, key, value in _merged_metrics(run_dir, log):
-        row = splitter.add(step, key, value, group=timestamp, wall_time=timestamp / 1000)
+    metrics_dir = run_dir / "metrics"
+    files = _metric_files(metrics_dir, log)
+    paths = {_metric_key(metrics_dir, entry): str(entry.path) for entry in files}
+    splitter = RowSplitter(source, str(run_dir))
+    for timestamp, step, key, value, line in _merged_metrics(metrics_dir, files, log):
+        row = splitter.add(step, key, value, group=timestamp, wall_time=timestamp / 1000, place=(paths[key], line))
         if row is not None:
             yield row
     last = splitter.flush()
@@ -580,7 +592,7 @@ class MlflowReader(Reader):
     def read(self, source: Source, log: ReadLog) -> Iterator[Record]:
         """Rows of one MLflow run: a file-store run directory, or one run of an ``mlflow.db``."""
         if source.table_key is None:
-            with log.reading(source.files[0]):
+            with log.reading(source.files[0], directory=True):
                 yield from _read_file_store(source, log)
         else:
             yield from _read_database(source, log)

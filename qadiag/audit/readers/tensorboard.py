@@ -1,153 +1,51 @@
 """TensorBoard ``events.out.tfevents.*`` files -> log rows, streamed, every checksum checked.
 
-TFRecord framing: ``uint64 LE length``, ``uint32 masked CRC-32C of those 8 bytes``, the payload,
-``uint32 masked CRC-32C of the payload``; the payload is a ``tensorboard.compat.proto.Event``. The
-stock loaders stop silently at the first bad record; this reader reports it and goes on: a payload
-whose checksum fails is skipped (its length was intact), a length whose checksum fails makes the
-reader scan forward for the next header whose checksum holds. The scan checks every candidate
-position of a megabyte at once (numpy), so a region of garbage costs time linear in its size at memory
-speed (16 MB in a fraction of a second), and checksums are computed in C (``google-crc32c``).
+The framing (TFRecord, checksums, damage) is :mod:`~qadiag.audit.readers.tfrecord`'s; each payload is a
+``tensorboard.compat.proto.Event``. Scalar events in the writers' own layout are read from their bytes a
+batch at a time (:mod:`~qadiag.audit.readers.tensorboard_layout`); every other event is decoded by protobuf.
 
 The TensorBoard callback writes each key of a ``Trainer.log`` dict as its own scalar event, named by
 ``rewrite_logs`` (``eval_loss -> eval/loss``), with the global step; rows are rebuilt from runs of
 events with one step (see :class:`~qadiag.audit.records.RowSplitter`). The training arguments come
 as the ``args`` text summary.
+
+A large file is read in parts, in parallel (:meth:`TensorBoardReader.parts`): a part starting inside the
+file finds its first record by its checksum (:func:`~qadiag.audit.readers.tfrecord.resync`) and cuts at the
+first change of step after its start, where a row always begins (:class:`PartGate`); the part before reads
+on to that same entry. Parts join when both found it (the seam), else the file is read whole.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import struct
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
-
-import google_crc32c
+from typing import Any
 
 from qadiag.audit.files import open_regular
+from qadiag.audit.readers import tfrecord
 from qadiag.audit.readers.base import (
-    READ_CHUNK,
     Layout,
+    Part,
     Problems,
     Reader,
     ReadLog,
     Record,
+    Seam,
     TooDeep,
     decode_json,
 )
-from qadiag.audit.records import SETTING_NAMES, RowSplitter, Setting, Source, trainer_key
+from qadiag.audit.readers.tensorboard_layout import scalar_layout
+from qadiag.audit.records import SETTING_NAMES, Entries, RowSplitter, Setting, Source, trainer_key
 
-HEADER = 12  # length + its CRC
-FOOTER = 4
-MAX_EVENT = 64 << 20
 ARGS_TAGS = frozenset({"args", "args/text_summary"})
 _FLOAT_TYPES = {1: "<f", 2: "<d", 19: "<e"}  # DT_FLOAT, DT_DOUBLE, DT_HALF
 _INT_TYPES = {3: "int_val", 9: "int64_val"}  # DT_INT32, DT_INT64
-_MASK_DELTA = 0xA282EAD8
-_length_header = struct.Struct("<QI")
-_crc = struct.Struct("<I")
-
-
-def masked_crc32c(data: bytes) -> int:
-    """TFRecord's checksum: CRC-32C (Castagnoli), rotated and offset."""
-    crc = google_crc32c.value(data)
-    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-@functools.cache
-def _length_crc_tables() -> tuple[int, Any]:
-    """CRC-32C is linear over GF(2): the CRC of an 8-byte length whose upper 4 bytes are zero is
-    ``base ^ T[0][b0] ^ T[1][b1] ^ T[2][b2] ^ T[3][b3]``, which numpy evaluates at every position at once."""
-    import numpy as np
-
-    base = google_crc32c.value(bytes(8))
-    tables = np.array(
-        [[google_crc32c.value(bytes(i) + bytes([b]) + bytes(7 - i)) ^ base for b in range(256)] for i in range(4)],
-        dtype=np.uint32,
-    )
-    return base, tables
-
-
-def _first_valid_header(data: bytes) -> int | None:
-    """Offset in ``data`` of the first 12 bytes that are a record header whose checksum holds.
-
-    Lengths are below 2**32 and above 0, so a header's bytes 4..7 are zero and one of bytes 0..3 is
-    not: only such places are checksummed, all of them in one pass.
-    """
-    import numpy as np
-
-    base, tables = _length_crc_tables()
-    array = np.frombuffer(data, dtype=np.uint8)
-    positions = len(array) - HEADER + 1
-    if positions <= 0:
-        return None
-    byte = [array[i : i + positions] for i in range(8)]
-    high_zero = (byte[4] | byte[5] | byte[6] | byte[7]) == 0
-    candidates = np.flatnonzero(high_zero & ((byte[0] | byte[1] | byte[2] | byte[3]) != 0))
-    if not candidates.size:
-        return None
-    low = [array[candidates + i].astype(np.uint32) for i in range(4)]
-    stored = [array[candidates + 8 + i].astype(np.uint32) for i in range(4)]
-    length = low[0] | low[1] << 8 | low[2] << 16 | low[3] << 24
-    crc = np.uint32(base) ^ tables[0][low[0]] ^ tables[1][low[1]] ^ tables[2][low[2]] ^ tables[3][low[3]]
-    masked = ((crc >> 15) | (crc << 17)) + np.uint32(_MASK_DELTA)
-    expected = stored[0] | stored[1] << 8 | stored[2] << 16 | stored[3] << 24
-    valid = np.flatnonzero((masked == expected) & (length <= MAX_EVENT))
-    return int(candidates[valid[0]]) if valid.size else None
-
-
-def resync(handle: BinaryIO, start: int) -> int | None:
-    """Offset of the next record header at or after ``start`` whose checksum holds."""
-    window = start
-    while True:
-        handle.seek(window)
-        data = handle.read(READ_CHUNK + HEADER - 1)
-        if len(data) < HEADER:
-            return None
-        found = _first_valid_header(data)
-        if found is not None:
-            return window + found
-        window += READ_CHUNK
-
-
-def payloads(handle: BinaryIO, size: int, problems: Problems) -> Iterator[tuple[int, bytes]]:
-    """``(offset, event bytes)`` for each record whose checksums hold; problems go to ``problems``."""
-    pos = 0
-    while pos < size:
-        handle.seek(pos)
-        header = handle.read(HEADER)
-        if len(header) < HEADER:
-            problems.truncated("a record header", pos)
-            return
-        length, length_crc = _length_header.unpack(header)
-        if masked_crc32c(header[:8]) != length_crc:
-            found = resync(handle, pos + 1)
-            where = (
-                f"resumed at the next intact record, byte {found}"
-                if found is not None
-                else "no intact record follows"
-            )
-            problems.corrupt("record length checksum mismatch", pos, where)
-            if found is None:
-                return
-            pos = found
-            continue
-        if length > MAX_EVENT:
-            problems.impossible_length("an event record", length, MAX_EVENT, pos, "the rest was not read")
-            return
-        end = pos + HEADER + length + FOOTER
-        if end > size:
-            problems.truncated("an event record", pos)
-            return
-        data = handle.read(length)
-        (data_crc,) = _crc.unpack(handle.read(FOOTER))
-        if masked_crc32c(data) != data_crc:
-            problems.corrupt("event checksum mismatch", pos, "skipped this event, read on")
-        else:
-            yield pos, data
-        pos = end
+# A file is read in parts, in parallel, when it is at least this large; parts are at least PART_BYTES.
+SPLIT_BYTES = 32 << 20
+PART_BYTES = 8 << 20
 
 
 def scalar(value: Any) -> float | None:
@@ -194,34 +92,198 @@ def args_settings(source: Source, file: str, value: Any, offset: int, problems: 
             yield Setting(source, file, name, args[name])
 
 
-def events(path: Path, problems: Problems) -> Iterator[tuple[int, Any]]:
-    """``(offset, Event)`` for each intact event of one file; problems go to ``problems``."""
-    try:
-        from google.protobuf.message import DecodeError
-        from tensorboard.compat.proto import event_pb2
-    except ImportError as error:
-        problems.unsupported(
-            f"cannot decode TensorBoard events: {error}", "install tensorboard to audit its event files"
+class PartGate:
+    """Which entries (the Trainer-key scalars rows are made of) of a file one part reads. A part that starts
+    inside the file skips its first entries up to the first change of step; a part that stops inside the file
+    reads past its stop up to that same change (a row begins there whatever came before). The position of
+    that entry is the seam."""
+
+    def __init__(self, part: Part | None, seam: Seam) -> None:
+        self.seam = seam
+        self.stop = part.stop if part is not None else None
+        self.skipping = part is not None and part.start > 0
+        self.first_step: int | None = None  # skipping: the step of the first entry seen
+        self.stop_step: int | None = None  # the step of the first entry at or after the stop
+        self.done = False
+
+    def admit(self, step: int, offset: int, index: int) -> bool:
+        """Whether the entry (``index``: its place in its event) is this part's; sets ``done`` past the end."""
+        if self.done:
+            return False
+        if self.skipping:
+            if self.first_step is None:
+                self.first_step = step
+            if step == self.first_step:
+                return False
+            self.skipping = False
+            self.seam.start = (offset, index)
+        if self.stop is not None and offset >= self.stop:
+            if self.stop_step is None:
+                self.stop_step = step
+            elif step != self.stop_step:
+                self.done = True
+                self.seam.stop = (offset, index)
+                return False
+        return True
+
+    def admitted(self, steps: Any, offsets: Any) -> tuple[int, int]:
+        """:meth:`admit` for many entries of one-value events: the range ``[begin, end)`` admitted."""
+        import numpy as np
+
+        count = len(steps)
+        begin, end = 0, count
+        if self.done or not count:
+            return count, count
+        if self.skipping:
+            if self.first_step is None:
+                self.first_step = int(steps[0])
+            other = np.flatnonzero(steps != self.first_step)
+            if not other.size:
+                return count, count
+            begin = int(other[0])
+            self.skipping = False
+            self.seam.start = (int(offsets[begin]), 0)
+        if self.stop is not None:
+            past = np.flatnonzero(offsets[begin:] >= self.stop)
+            if past.size:
+                first_past = begin + int(past[0])
+                if self.stop_step is None:
+                    self.stop_step = int(steps[first_past])
+                other = np.flatnonzero(steps[first_past:] != self.stop_step)
+                if other.size:
+                    end = first_past + int(other[0])
+                    self.done = True
+                    self.seam.stop = (int(offsets[end]), 0)
+        return begin, end
+
+
+class _FileRows:
+    """The rows and settings of one event file (or of a part of it)."""
+
+    def __init__(self, source: Source, path: Path, splitter: RowSplitter, gate: PartGate, problems: Problems) -> None:
+        self.source, self.path, self.file = source, path, str(path)
+        self.splitter, self.gate, self.problems = splitter, gate, problems
+        self.names: list[str] = []
+        self.name_ids: dict[str, int] = {}
+
+    def read(self, start: int) -> Iterator[Record]:
+        try:
+            from tensorboard.compat.proto import event_pb2
+        except ImportError as error:
+            self.problems.unsupported(
+                f"cannot decode TensorBoard events: {error}", "install tensorboard to audit its event files"
+            )
+            return
+        try:
+            with open_regular(self.path) as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size == 0:
+                    self.problems.empty("the writer was opened but nothing was logged")
+                if start > 0:
+                    found = tfrecord.resync(handle, start)
+                    if found is None:
+                        return
+                    start = found
+                for item in tfrecord.records(handle, size, self.problems, start):
+                    if isinstance(item, tfrecord.Batch):
+                        yield from self._batch(item, event_pb2)
+                    else:
+                        yield from self._event(*item, event_pb2)
+                    if self.gate.done:
+                        return
+        except OSError as error:
+            self.problems.unreadable(error)
+
+    def _name_id(self, name: str) -> int:
+        known = self.name_ids.get(name)
+        if known is None:
+            known = self.name_ids[name] = len(self.names)
+            self.names.append(name)
+        return known
+
+    def _batch(self, batch: tfrecord.Batch, event_pb2: Any) -> Iterator[Record]:
+        import numpy as np
+
+        found = scalar_layout(batch)
+        names = [trainer_key(tag) for tag in found.tags]
+        usable = (
+            found.fits
+            & np.array([name is not None for name in names] + [False])[np.where(found.fits, found.tag, len(names))]
         )
-        return
-    try:
-        with open_regular(path) as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size == 0:
-                problems.empty("the writer was opened but nothing was logged")
-            for offset, data in payloads(handle, size, problems):
-                try:
-                    yield offset, event_pb2.Event.FromString(data)
-                except DecodeError:
-                    problems.unsupported(
-                        f"record at byte {offset} passed its checksum but does not decode as a TensorBoard "
-                        "Event (written by another TFRecord writer, or nested deeper than protobuf's limit); "
-                        "skipped",
-                        "audit only TensorBoard event files; a crafted or damaged record cannot be read",
-                        offset=offset,
-                    )
-    except OSError as error:
-        problems.unreadable(error)
+        others = ~found.fits
+        # runs of records read from their bytes, between the records protobuf decodes
+        cuts = np.flatnonzero(others)
+        begin = 0
+        for cut in [*cuts.tolist(), len(batch.starts)]:
+            if cut > begin:
+                yield from self._scalars(batch, found, names, usable, begin, cut)
+            if cut < len(batch.starts):
+                start, length = int(batch.starts[cut]), int(batch.lengths[cut])
+                payload = batch.data[start + tfrecord.HEADER : start + tfrecord.HEADER + length]
+                yield from self._event(batch.base + start, payload, event_pb2)
+            if self.gate.done:
+                return
+            begin = cut + 1
+
+    def _scalars(
+        self, batch: tfrecord.Batch, found: Any, names: list[str | None], usable: Any, begin: int, end: int
+    ) -> Iterator[Record]:
+        import numpy as np
+
+        chosen = np.flatnonzero(usable[begin:end]) + begin
+        if not chosen.size:
+            return
+        offsets = batch.starts[chosen] + batch.base
+        steps = found.steps[chosen]
+        first, last = self.gate.admitted(steps, offsets)
+        chosen = chosen[first:last]
+        if not chosen.size:
+            return
+        tag_ids = found.tag[chosen]
+        name_of_tag = np.array([self._name_id(name) if name is not None else -1 for name in names], dtype=np.int64)
+        entries = Entries(
+            steps[first:last],
+            name_of_tag[tag_ids],
+            tag_ids,
+            found.values[chosen],
+            offsets[first:last],
+            found.wall_times[chosen],
+            self.names,
+            found.tags,
+        )
+        yield from self.splitter.add_many(entries)
+
+    def _event(self, offset: int, payload: bytes, event_pb2: Any) -> Iterator[Record]:
+        from google.protobuf.message import DecodeError
+
+        try:
+            event = event_pb2.Event.FromString(payload)
+        except DecodeError:
+            self.problems.unsupported(
+                f"record at byte {offset} passed its checksum but does not decode as a TensorBoard "
+                "Event (written by another TFRecord writer, or nested deeper than protobuf's limit); "
+                "skipped",
+                "audit only TensorBoard event files; a crafted or damaged record cannot be read",
+                offset=offset,
+            )
+            return
+        for index, value in enumerate(event.summary.value):
+            if value.tag in ARGS_TAGS:  # a part may read a setting its neighbour reads too: the first counts
+                yield from args_settings(self.source, self.file, value, offset, self.problems)
+                continue
+            name = trainer_key(value.tag)
+            number = scalar(value) if name is not None else None
+            if number is None:
+                continue
+            if not self.gate.admit(event.step, offset, index):  # the gate counts what the rows are made of
+                if self.gate.done:
+                    return
+                continue
+            row = self.splitter.add(
+                event.step, name, number, stored_as=value.tag, offset=offset, wall_time=event.wall_time
+            )
+            if row is not None:
+                yield row
 
 
 def _events_order(path: Path) -> tuple[int, str]:
@@ -254,33 +316,34 @@ class TensorBoardReader(Reader):
             home = _events_home(Path(str(directory)), layout.output_dirs)
             yield Source(self.kind, str(directory), tuple(sorted(files, key=_events_order)), home)
 
-    def read(self, source: Source, log: ReadLog) -> Iterator[Record]:
+    def parts(self, source: Source, pieces: int) -> list[Part] | None:
+        """Files of at least SPLIT_BYTES in byte ranges of at least PART_BYTES, one part per range."""
+        found: list[Part] = []
+        for number, path in enumerate(source.files):
+            try:
+                size = os.lstat(path).st_size
+            except OSError:
+                size = 0
+            count = max(1, min(pieces, size // max(PART_BYTES, 1))) if size >= SPLIT_BYTES and pieces > 1 else 1
+            bounds = [size * index // count for index in range(1, count)]
+            found.extend(Part(number, start, stop) for start, stop in zip([0, *bounds], [*bounds, None]))
+        return found if len(found) > len(source.files) else None
+
+    def read(self, source: Source, log: ReadLog, part: Part | None = None) -> Iterator[Record]:
         splitter = RowSplitter(source, "", last_keys=frozenset({"epoch"}))
-        for path in source.files:
+        files = enumerate(source.files) if part is None else [(part.file, source.files[part.file])]
+        for _, path in files:
             yield from _flushed(splitter)
-            splitter.file = file = str(path)
+            splitter.file = str(path)
             with log.reading(path) as problems:
-                for offset, event in events(path, problems):
-                    for value in event.summary.value:
-                        if value.tag in ARGS_TAGS:
-                            yield from args_settings(source, file, value, offset, problems)
-                            continue
-                        name = trainer_key(value.tag)
-                        number = scalar(value) if name is not None else None
-                        if number is None:
-                            continue
-                        row = splitter.add(
-                            event.step, name, number, stored_as=value.tag, offset=offset, wall_time=event.wall_time
-                        )
-                        if row is not None:
-                            yield row
+                gate = PartGate(part, log.seam)
+                yield from _FileRows(source, path, splitter, gate, problems).read(part.start if part else 0)
         yield from _flushed(splitter)
 
 
-def _flushed(splitter: RowSplitter) -> Iterator[Record]:
+def _flushed(splitter: RowSplitter) -> Iterable[Record]:
     row = splitter.flush()
-    if row is not None:
-        yield row
+    return () if row is None else (row,)
 
 
 READER = TensorBoardReader()

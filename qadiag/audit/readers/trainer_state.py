@@ -72,8 +72,38 @@ class _TooDeep(_Malformed):
     pass
 
 
+class LineCounter:
+    """Line and column (1-based) of byte offsets in a file read forward once: the newlines are counted as
+    the window moves on, each byte once, so locating every row of a file costs one pass over it."""
+
+    def __init__(self) -> None:
+        self.offset = 0  # newlines before this offset are counted
+        self.line = 1
+        self.line_start = 0
+
+    def advance(self, text: str, base: int, to: int) -> None:
+        """Count the newlines of ``text`` (which starts at byte ``base``) up to byte ``to``."""
+        start, end = self.offset - base, to - base
+        if end <= start:
+            return
+        newlines = text.count("\n", start, end)
+        if newlines:
+            self.line += newlines
+            self.line_start = base + text.rindex("\n", start, end) + 1
+        self.offset = to
+
+    def place(self, text: str, base: int, offset: int) -> tuple[int, int] | None:
+        """``(line, column)`` of ``offset``; None for an offset before the line counted last."""
+        if offset >= self.offset:
+            self.advance(text, base, offset)
+        elif offset < self.line_start:
+            return None
+        return self.line, offset - self.line_start + 1
+
+
 class JsonWindow:
-    """A sliding window over a JSON file that decodes one value at a time."""
+    """A sliding window over a JSON file that decodes one value at a time, and knows the line of any
+    offset in it (:class:`LineCounter`)."""
 
     def __init__(self, handle: BinaryIO) -> None:
         self.handle = handle
@@ -81,6 +111,13 @@ class JsonWindow:
         self.base = 0  # byte offset of text[0]
         self.pos = 0
         self.eof = False
+        self.lines = LineCounter()
+
+    def place(self, offset: int) -> tuple[int, int] | None:
+        """``(line, column)`` of a byte offset at or after the start of the window."""
+        if offset < self.base:
+            return self.lines.place("", self.base, offset) if offset < self.lines.offset else None
+        return self.lines.place(self.text, self.base, offset)
 
     @property
     def offset(self) -> int:
@@ -90,6 +127,7 @@ class JsonWindow:
         """Make ``ahead`` characters available after ``pos`` (fewer only at the end of the file)."""
         if len(self.text) - self.pos >= ahead or self.eof:
             return
+        self.lines.advance(self.text, self.base, self.base + self.pos)  # before that text is dropped
         parts = [self.text[self.pos :]]
         have = len(parts[0])
         while have < ahead:
@@ -213,8 +251,12 @@ def _as_utf8(row: dict[str, Any], raw: str) -> dict[str, Any]:
     return decoded if isinstance(decoded, dict) else row
 
 
-def _history(window: JsonWindow, problems: Problems) -> Iterator[tuple[int, dict[str, Any], int, str]]:
-    """``(position, row, offset, raw text)`` for each row of ``log_history``; problems go to ``problems``."""
+StateRow = tuple[int, dict[str, Any], int, str, "tuple[int, int] | None"]
+
+
+def _history(window: JsonWindow, problems: Problems) -> Iterator[StateRow]:
+    """``(position, row, offset, raw text, (line, column))`` for each row of ``log_history``; problems go to
+    ``problems``."""
     window.expect("[", "at the start of log_history")
     position = 0
     while True:
@@ -242,7 +284,7 @@ def _history(window: JsonWindow, problems: Problems) -> Iterator[tuple[int, dict
             position += 1
             continue
         if isinstance(row, dict):
-            yield position, row, offset, raw
+            yield position, row, offset, raw, window.place(offset)
         else:
             problems.malformed_json(f"{where} is a {type(row).__name__}, not an object", offset)
         position += 1
@@ -250,7 +292,7 @@ def _history(window: JsonWindow, problems: Problems) -> Iterator[tuple[int, dict
             window.pos += 1
 
 
-def _top_level(window: JsonWindow, problems: Problems) -> Iterator[tuple[int, dict[str, Any], int, str]]:
+def _top_level(window: JsonWindow, problems: Problems) -> Iterator[StateRow]:
     """Walk the top-level object; everything but ``log_history`` is skipped value by value."""
     first = window.peek()
     if first != "{":
@@ -282,11 +324,14 @@ def _top_level(window: JsonWindow, problems: Problems) -> Iterator[tuple[int, di
         problems.malformed_json("the state has no 'log_history' list", 0)
 
 
-def read_file(path: Path, problems: Problems) -> Iterator[tuple[int, dict[str, Any], int, str]]:
-    """Rows of one file as ``(position, row, offset, raw)``; problems go to ``problems``."""
+def read_file(path: Path, problems: Problems) -> Iterator[StateRow]:
+    """Rows of one file as ``(position, row, offset, raw, (line, column))``; problems go to ``problems``,
+    with the line of their offset."""
     try:
         with open_regular(path) as handle:
-            yield from _top_level(JsonWindow(handle), problems)
+            window = JsonWindow(handle)
+            problems.locate = window.place
+            yield from _top_level(window, problems)
     except _Truncated as error:
         problems.truncated(error.what, error.offset)
     except _TooDeep as error:
@@ -338,7 +383,7 @@ class TrainerStateReader(Reader):
         for path in source.files:
             name = str(path)
             with log.reading(path) as problems:
-                for position, row, offset, raw in read_file(path, problems):
+                for position, row, offset, raw, place in read_file(path, problems):
                     digest = hash(raw)
                     while len(seen) < position:
                         seen.append(0)
@@ -350,7 +395,8 @@ class TrainerStateReader(Reader):
                         seen.append(digest)
                     row = _as_utf8(row, raw)
                     step = _step(row, problems, offset)
-                    yield LogRow(source, name, index, step, row, None, offset)
+                    line, column = place or (None, None)
+                    yield LogRow(source, name, index, step, row, None, offset, line=line, column=column)
                     index += 1
 
 

@@ -22,6 +22,7 @@ than the decoder goes or a protobuf nested past its limit are findings, never ex
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import zlib
@@ -32,10 +33,12 @@ from typing import Any, BinaryIO
 from qadiag.audit.files import open_regular
 from qadiag.audit.readers.base import (
     Layout,
+    Part,
     Problems,
     Reader,
     ReadLog,
     Record,
+    Seam,
     TooDeep,
     decode_json,
     describe_value,
@@ -56,7 +59,14 @@ MAX_SUMMARY = 16 << 20
 # Record fields (wandb_internal.proto) the audit decodes: history, config, run.
 HISTORY, CONFIG, RUN = 2, 5, 17
 AUDITED_RECORDS = frozenset({HISTORY, CONFIG, RUN})
+# Record's fields outside its record_type oneof: num, control, uuid, _info (a test checks them against wandb).
+OUTSIDE_ONEOF = frozenset({1, 16, 19, 200})
+# RunRecord.config; ConfigRecord.update; ConfigItem.key, .nested_key, .value_json.
+RUN_CONFIG, CONFIG_UPDATE, ITEM_KEY, ITEM_NESTED_KEY, ITEM_VALUE_JSON = 4, 1, 1, 2, 16
 STEP_KEY = "train/global_step"
+# A file is read in parts, in parallel, when it is at least this large; parts are at least PART_BYTES.
+SPLIT_BYTES = 32 << 20
+PART_BYTES = 8 << 20
 
 _chunk_header = struct.Struct("<IHB")
 _LEADING_NUM = re.compile(rb"\x08[\x80-\xff]{0,9}[\x00-\x7f]")
@@ -140,8 +150,16 @@ class _Assembler:
             yield self.offset, record
 
 
-def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes]]:
-    """``(offset, record bytes)`` for each record of an open ``.wandb`` file; problems go to ``problems``."""
+def payloads(
+    handle: BinaryIO, problems: Problems, part: Part | None = None, seam: Seam | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """``(offset, record bytes)`` for each record of an open ``.wandb`` file; problems go to ``problems``.
+
+    With ``part``, only the records whose first chunk starts in ``[part.start, part.stop)``: the chunks
+    that continue a record from before ``part.start`` are skipped, and a record that goes on past
+    ``part.stop`` is read to its end. ``seam`` gets where the first record read starts and where the
+    next part's first record starts (None: the end of the file), for the caller to check that parts join.
+    """
     head = handle.read(2 * BLOCK + CHUNK_HEADER)
     if not head:
         problems.empty("the run wrote no records")
@@ -152,7 +170,9 @@ def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes]
     if len(head) < CHUNK_HEADER:
         problems.truncated("the file header", 0)
         return
-    if head[:CHUNK_HEADER] != HEADER:
+    start = part.start if part is not None else 0
+    stop = part.stop if part is not None and part.stop is not None else None
+    if head[:CHUNK_HEADER] != HEADER and start == 0:
         problems.unsupported(
             f"unknown .wandb header {head[:CHUNK_HEADER]!r} (this reader knows {HEADER!r}); the records "
             "were read as if it were that version",
@@ -161,21 +181,26 @@ def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes]
         )
     origin = block_origin(head)
     assembler = _Assembler(problems)
-    # Reads are whole blocks, so a well-formed chunk never straddles two reads.
-    data, start = head[: origin + 2 * BLOCK], 0
-    handle.seek(len(data))
-    pos = CHUNK_HEADER
+    if start == 0:
+        # Reads are whole blocks, so a well-formed chunk never straddles two reads.
+        data, begin = head[: origin + 2 * BLOCK], 0
+        handle.seek(len(data))
+        pos = CHUNK_HEADER
+    else:
+        handle.seek(start)
+        data, begin, pos = handle.read(BLOCKS_PER_READ * BLOCK), start, start
+        assembler.resyncing = True  # chunks that continue a record of the part before are not ours
     cut: tuple[str, int] | None = None  # what the file ends inside, and where
     while True:
-        if pos >= start + len(data):
-            start, data = start + len(data), handle.read(BLOCKS_PER_READ * BLOCK)
+        if pos >= begin + len(data):
+            begin, data = begin + len(data), handle.read(BLOCKS_PER_READ * BLOCK)
             if not data:
                 break
         block_end = origin + ((pos - origin) // BLOCK + 1) * BLOCK
         if block_end - pos < CHUNK_HEADER:
             pos = block_end
             continue
-        local = pos - start
+        local = pos - begin
         if local + CHUNK_HEADER > len(data):
             if data[local:].strip(b"\0"):
                 cut = ("a chunk header", pos)
@@ -193,10 +218,10 @@ def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes]
             assembler.resyncing = True
             pos = block_end
             continue
-        if end - start > len(data):
+        if end - begin > len(data):
             cut = ("a chunk", pos)
             break
-        if zlib.crc32(data[local + 6 : end - start]) != crc or not FULL <= kind <= LAST:
+        if zlib.crc32(data[local + 6 : end - begin]) != crc or not FULL <= kind <= LAST:
             problems.corrupt(
                 "chunk checksum mismatch" if FULL <= kind <= LAST else f"unknown chunk type {kind}",
                 pos,
@@ -206,11 +231,17 @@ def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes]
             assembler.resyncing = True
             pos = block_end
             continue
+        if kind <= FIRST and assembler.parts is None and seam is not None:
+            if start and seam.start is None:
+                seam.start = pos  # this part's first record (the first part's is the file's)
+            if stop is not None and pos >= stop:  # the next part's first record: this part ends
+                seam.stop = pos
+                return
         if kind == FULL and assembler.parts is None:  # the common case, without a generator per chunk
             assembler.resyncing = False
-            yield pos, data[local + CHUNK_HEADER : end - start]
+            yield pos, data[local + CHUNK_HEADER : end - begin]
         else:
-            yield from assembler.add(kind, data[local + CHUNK_HEADER : end - start], pos)
+            yield from assembler.add(kind, data[local + CHUNK_HEADER : end - begin], pos)
         pos = end
     if assembler.parts is not None:
         # One cut, one finding: the record in progress is what was lost, wherever the last chunk stops.
@@ -218,6 +249,29 @@ def payloads(handle: BinaryIO, problems: Problems) -> Iterator[tuple[int, bytes]
         cut = (f"the record that starts at byte {assembler.offset} and is split across blocks", where)
     if cut:
         problems.truncated(*cut)
+
+
+def split(path: Path, pieces: int) -> list[tuple[int, int | None]]:
+    """``[(start, stop), ...]``: ``pieces`` or fewer byte ranges of a ``.wandb`` file of at least
+    SPLIT_BYTES, each starting at a 32 KiB block boundary (``stop`` None: to the end); one range for a
+    smaller file or one that cannot be read (its reader reports why)."""
+    if pieces < 2:
+        return [(0, None)]
+    try:
+        if os.lstat(path).st_size < SPLIT_BYTES:
+            return [(0, None)]
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            head = handle.read(2 * BLOCK + CHUNK_HEADER)
+    except OSError:
+        return [(0, None)]
+    if size < SPLIT_BYTES or head[:4] != MAGIC:
+        return [(0, None)]
+    origin = block_origin(head)
+    count = max(1, min(pieces, size // PART_BYTES))
+    bounds = sorted({origin + (size * number // count - origin) // BLOCK * BLOCK for number in range(1, count)})
+    bounds = [bound for bound in bounds if bound > origin]
+    return list(zip([0, *bounds], [*bounds, None]))
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -263,33 +317,26 @@ def record_type(payload: bytes, outside_oneof: frozenset[int]) -> int:
 
 
 def _record_class() -> Any:
-    """``wandb_internal_pb2.Record``; ImportError when wandb is not installed."""
+    """``wandb_internal_pb2.Record``; ImportError when wandb is not installed. Imported only for records the
+    byte readers leave to protobuf: the history and config records wandb-core writes need no wandb."""
     from wandb.proto import wandb_internal_pb2
 
     return wandb_internal_pb2.Record
 
 
-
-
 def typed_payloads(
-    path: Path, problems: Problems, wanted: frozenset[int] | None = None
+    path: Path,
+    problems: Problems,
+    wanted: frozenset[int] | None = None,
+    part: Part | None = None,
+    seam: Seam | None = None,
 ) -> Iterator[tuple[int, int, bytes]]:
-    """``(offset, record type, payload)`` for each record (of the ``wanted`` types); problems go to
-    ``problems``."""
-    try:
-        record_class = _record_class()
-    except ImportError as error:
-        problems.unsupported(
-            f"cannot decode .wandb records: {error}", "install wandb (`pip install wandb`) to audit W&B runs"
-        )
-        return
-    outside_oneof = frozenset(
-        field.number for field in record_class.DESCRIPTOR.fields if field.containing_oneof is None
-    )
+    """``(offset, record type, payload)`` for each record (of the ``wanted`` types; of ``part`` only);
+    problems go to ``problems``."""
     try:
         with open_regular(path) as handle:
-            for offset, payload in payloads(handle, problems):
-                kind = record_type(payload, outside_oneof)
+            for offset, payload in payloads(handle, problems, part, seam):
+                kind = record_type(payload, OUTSIDE_ONEOF)
                 if wanted is None or kind in wanted:
                     yield offset, kind, payload
     except OSError as error:
@@ -298,10 +345,19 @@ def typed_payloads(
 
 def decoded(offset: int, payload: bytes, problems: Problems) -> Any | None:
     """The ``wandb_internal_pb2.Record`` of one payload, or None (reported) when it is not one."""
+    try:
+        record_class = _record_class()
+    except ImportError as error:
+        problems.unsupported(
+            f"cannot decode the .wandb record at byte {offset}: {error}",
+            "install wandb (`pip install wandb`) to audit W&B runs written by other wandb versions",
+            offset=offset,
+        )
+        return None
     from google.protobuf.message import DecodeError
 
     try:
-        return _record_class().FromString(payload)
+        return record_class.FromString(payload)
     except DecodeError:
         problems.unsupported(
             f"record at byte {offset} passed its checksum but does not decode as a wandb Record (written by "
@@ -493,16 +549,96 @@ class HistoryRows:
         return self.row(file, index, offset, items, step)
 
 
-def settings(source: Source, file: str, record: Any, problems: Problems, offset: int) -> Iterator[Setting]:
-    kind = record.WhichOneof("record_type")
-    config = record.config if kind == "config" else record.run.config
-    for item in config.update:
-        key = item_key(item)
+def settings(
+    source: Source, file: str, items: list[tuple[str, Any]], problems: Problems, offset: int
+) -> Iterator[Setting]:
+    """The settings among a config record's ``(key, value_json)`` items."""
+    for key, raw in items:
         if key in SETTING_NAMES:
             try:
-                yield Setting(source, file, key, json_value(item.value_json))
+                yield Setting(source, file, key, json_value(raw))
             except TooDeep:
                 problems.too_deep(f"the config value of {key!r}", offset, "left it out")
+
+
+def protobuf_config(record: Any) -> list[tuple[str, Any]]:
+    """``(key, value_json)`` of the config items of a decoded config or run Record."""
+    kind = record.WhichOneof("record_type")
+    config = record.config if kind == "config" else record.run.config
+    return [(item_key(item), item.value_json) for item in config.update]
+
+
+def _fields(data: bytes) -> list[tuple[int, int, Any]] | None:
+    """The fields of one protobuf message, ``(number, wire type, value)`` (an int, or bytes for
+    length-delimited and fixed-size values); None when it does not parse as one."""
+    found: list[tuple[int, int, Any]] = []
+    pos = 0
+    while pos < len(data):
+        tag, pos = _varint(data, pos)
+        wire = tag & 7
+        if tag <= 0:
+            return None
+        if wire == 0:
+            value, pos = _varint(data, pos)
+            if value < 0:
+                return None
+        elif wire in (1, 2, 5):
+            if wire == 2:
+                size, pos = _varint(data, pos)
+                if size < 0:
+                    return None
+            else:
+                size = 8 if wire == 1 else 4
+            if pos + size > len(data):
+                return None
+            value, pos = data[pos : pos + size], pos + size
+        else:
+            return None
+        found.append((tag >> 3, wire, value))
+    return found
+
+
+def _single(fields: list[tuple[int, int, Any]], number: int) -> bytes | None:
+    """The one length-delimited field ``number`` of a message (empty when absent); None when it is given
+    twice or with another wire type (protobuf merges or refuses those: left to it)."""
+    values = [(wire, value) for field, wire, value in fields if field == number]
+    if not values:
+        return b""
+    if len(values) > 1 or values[0][0] != 2:
+        return None
+    return values[0][1]
+
+
+def config_items(payload: bytes, kind: int) -> list[tuple[str, Any]] | None:
+    """``(key, value_json)`` of a config (or run) record's items read from its bytes, as protobuf decodes
+    them; None for a layout left to protobuf (a field given twice or with another type, another member
+    of the record type, text that is not UTF-8)."""
+    record = _fields(payload)
+    if record is None or any(field not in OUTSIDE_ONEOF and field != kind for field, _, _ in record):
+        return None
+    body = _single(record, kind)
+    if body is not None and kind == RUN:
+        run = _fields(body)
+        body = _single(run, RUN_CONFIG) if run is not None else None
+    config = _fields(body) if body is not None else None
+    if config is None:
+        return None
+    items = []
+    try:
+        for field, wire, value in config:
+            if field != CONFIG_UPDATE:
+                continue
+            item = _fields(value) if wire == 2 else None
+            if item is None:
+                return None
+            key, raw = _single(item, ITEM_KEY), _single(item, ITEM_VALUE_JSON)
+            nested = [value.decode("utf-8") for number, wire, value in item if number == ITEM_NESTED_KEY and wire == 2]
+            if key is None or raw is None or any(number == ITEM_NESTED_KEY and wire != 2 for number, wire, _ in item):
+                return None
+            items.append((".".join(nested) or key.decode("utf-8"), raw.decode("utf-8")))
+    except UnicodeDecodeError:
+        return None
+    return items
 
 
 def summary_row(source: Source, run_dir: Path, index: int, problems: Problems) -> LogRow | None:
@@ -558,26 +694,43 @@ class WandbReader(Reader):
             name = str(ordered[0].parent) if len(ordered) == 1 else f"{wandb_dir} (W&B run {run_id})"
             yield Source(self.kind, name, ordered, ordered[0].parent)
 
-    def read(self, source: Source, log: ReadLog) -> Iterator[Record]:
-        """Rows of every ``.wandb`` file of one W&B run, in order, then the summary's final row."""
+    def parts(self, source: Source, pieces: int) -> list[Part] | None:
+        """Files of at least SPLIT_BYTES in ranges of whole 32 KiB blocks, one part per range."""
+        ranges = [split(path, pieces) for path in source.files]
+        if all(len(found) == 1 for found in ranges):
+            return None
+        return [Part(number, start, stop) for number, found in enumerate(ranges) for start, stop in found]
+
+    def read(self, source: Source, log: ReadLog, part: Part | None = None) -> Iterator[Record]:
+        """Rows of every ``.wandb`` file of one W&B run (or of one part of one), in order, each file's
+        followed by its summary's final row."""
         index = 0
         history = HistoryRows(source)
-        for path in source.files:
+        for path in source.files if part is None else [source.files[part.file]]:
             file = str(path)
             with log.reading(path) as problems:
                 history.problems = problems
-                for offset, kind, payload in typed_payloads(path, problems, AUDITED_RECORDS):
-                    row = history.row_from_bytes(file, index, offset, payload) if kind == HISTORY else None
-                    if row is None:
+                seam = log.seam if part is not None else None
+                for offset, kind, payload in typed_payloads(path, problems, AUDITED_RECORDS, part, seam):
+                    if kind == HISTORY:
+                        row = history.row_from_bytes(file, index, offset, payload)
+                        if row is None:
+                            record = decoded(offset, payload, problems)
+                            if record is None:
+                                continue
+                            row = history.row(file, index, offset, *protobuf_items(record))
+                        yield row
+                        index += 1
+                        continue
+                    items = config_items(payload, kind)
+                    if items is None:
                         record = decoded(offset, payload, problems)
                         if record is None:
                             continue
-                        if kind != HISTORY:
-                            yield from settings(source, file, record, problems, offset)
-                            continue
-                        row = history.row(file, index, offset, *protobuf_items(record))
-                    yield row
-                    index += 1
+                        items = protobuf_config(record)
+                    yield from settings(source, file, items, problems, offset)
+            if part is not None and part.stop is not None:
+                continue  # the summary follows the file's last part
             summary = path.parent / "files" / "wandb-summary.json"
             with log.reading(summary) as problems:
                 row = summary_row(source, path.parent, index, problems)
