@@ -55,7 +55,6 @@ CODES: dict[str, Code] = {
         ("QD103", E, "metrics dict prefixed only in part"),
         ("QD104", W, "two keys land on the same W&B/TensorBoard name"),
         ("QD105", W, "metric returned by evaluate()/predict() but never logged"),
-        ("QD106", E, "an eval/test row that the loggers file under train/ only"),
         ("QD107", W, "metric logged as a non-number the loggers drop"),
         ("QD108", E, "compute_metrics is given but the evaluation reports none of its metrics"),
     ),

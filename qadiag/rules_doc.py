@@ -42,11 +42,6 @@ def _indented(text: str) -> str:
     return "\n".join(f"    {line}" for line in text.splitlines())
 
 
-_NOT_RAISED = (
-    "No check of this qadiag version raises it: the code is registered so that the {probe} probe can use it "
-    "without renumbering. "
-)
-
 RULE_DOCS: dict[str, RuleDoc] = {
     # -- setup ---------------------------------------------------------------------------------------
     "QD001": RuleDoc(
@@ -119,13 +114,6 @@ RULE_DOCS: dict[str, RuleDoc] = {
         "Call `self.log(metrics)` with the full metrics dict before returning it.",
         "metrics = super().evaluate(...)\nmetrics.update(eval_exact_match=em)   # added after logging\nreturn metrics",
     ),
-    "QD106": RuleDoc(
-        _NOT_RAISED.format(probe="log-keys") + "It stands for an evaluation or test row that the loggers file "
-        "entirely under `train/`.",
-        "Such a row would hide a whole evaluation among the training curves.",
-        "Log evaluation rows through `evaluate()` with `metric_key_prefix` (see QD101).",
-        'self.log({"loss_on_dev": 0.4, "f1_on_dev": 80.0})   # every key under train/',
-    ),
     "QD107": RuleDoc(
         "A logged metric's value is neither a number nor text: a dict, a list, a tensor with more than one "
         "element. (Media objects that W&B logs on purpose, such as tables, are not reported.)",
@@ -134,6 +122,19 @@ RULE_DOCS: dict[str, RuleDoc] = {
         "Log a float: call `.item()` on tensors, pick one number out of lists and dicts.",
         'self.log({"eval_f1": {"macro": 0.7, "micro": 0.8}})\n# fix: self.log({"eval_f1_macro": 0.7, '
         '"eval_f1_micro": 0.8})',
+    ),
+    "QD108": RuleDoc(
+        "A `compute_metrics` was given to the trainer, yet an evaluation reported none of its metrics: only the "
+        "Trainer's own keys (`eval_loss`, `eval_runtime`, ...). Live, the log-keys probe names the cause: a "
+        "Trainer subclass whose `__init__` takes `compute_metrics` and never passes it on to `super()`, or a "
+        "custom `evaluate()` that post-processes predictions without calling `compute_metrics` on them.",
+        "The run looks evaluated, but the task metric (exact match, F1, accuracy) was never computed: "
+        "`metric_for_best_model` falls back to the loss, and the dashboards have no quality curve.",
+        "Pass `compute_metrics` on to `super().__init__(...)`; in a custom `evaluate()`, call it on the "
+        "post-processed predictions and merge the result, prefixed, into the metrics you log and return.",
+        "class QATrainer(Trainer):\n"
+        "    def __init__(self, *args, post_process_function=None, compute_metrics=None, **kwargs):\n"
+        "        super().__init__(*args, **kwargs)   # compute_metrics is dropped here",
     ),
     # -- eval-loss -----------------------------------------------------------------------------------
     "QD201": RuleDoc(
@@ -286,13 +287,16 @@ RULE_DOCS: dict[str, RuleDoc] = {
         "torchrun --nproc_per_node 2 train.py   # each rank logs world_size 1",
     ),
     "QD310": RuleDoc(
-        _NOT_RAISED.format(probe="loss-swap") + "It stands for a training setting that never takes effect, "
-        "such as `label_smoothing_factor` on QA batches (the Trainer's label smoother needs a `labels` key, "
-        "which QA batches do not have).",
-        "The setting looks active in the arguments and changes nothing.",
-        "Apply the setting yourself where the Trainer cannot (qadiag's QA trainer computes the span loss with "
-        "label smoothing in `compute_loss`).",
-        "TrainingArguments(label_smoothing_factor=0.1)   # QA batches: start_positions/end_positions, no labels",
+        "A training setting that is set but never takes effect: `label_smoothing_factor` while the loss "
+        "optimized on every training batch is the model's own, unsmoothed one (the Trainer's label smoother "
+        "only runs on batches with a `labels` key, and QA batches carry `start_positions`/`end_positions`), or "
+        "`eval_steps` with `eval_strategy='no'`.",
+        "The setting looks active in the arguments and changes nothing: the run is not the one you configured.",
+        "Apply label smoothing where the loss is computed (override `compute_loss` and use "
+        "`cross_entropy(..., label_smoothing=...)` on the start and end logits, as qadiag's QA trainer does); "
+        "set `eval_strategy='steps'` with `eval_steps`.",
+        "TrainingArguments(label_smoothing_factor=0.1)   # QA batches: start_positions/end_positions, no labels\n"
+        "TrainingArguments(eval_steps=50)                # eval_strategy defaults to 'no'",
     ),
     "QD311": RuleDoc(
         "A static scan of your trainer and factory modules found a transformers API that a supported line "

@@ -13,7 +13,7 @@ covers (keys, files, runs, steps; ``evidence["covers"]``) and says so in its mes
 
 Causes, by code:
 
-- the fix is the cause: QD101, QD103, QD106 (the namespace to prefix with), QD9xx (the kind of damage);
+- the fix is the cause: QD101, QD103 (the namespace to prefix with), QD9xx (the kind of damage);
 - the misnamed prefix: QD102 (``val_`` for ``val_f1`` and ``val_em``);
 - the key: QD104, QD107, QD204 (a collision, a non-number metric, the metric named for the best model);
 - the run (a property of one training): QD202, QD205, QD206, QD601, QD602, QD603;
@@ -35,7 +35,7 @@ from qadiag.namespaces import misnamed
 MAX_COVERED = 20
 MAX_STEPS_SHOWN = 10
 
-_BY_FIX = frozenset({"QD101", "QD103", "QD106"})
+_BY_FIX = frozenset({"QD101", "QD103"})
 _BY_KEY = frozenset({"QD104", "QD107", "QD204"})
 _BY_RUN = frozenset({"QD202", "QD205", "QD206", "QD601", "QD602", "QD603"})
 _BY_CODE = frozenset({"QD201", "QD105"})

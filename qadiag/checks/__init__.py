@@ -109,7 +109,7 @@ CHECKS: list[Check] = [
         "log-keys",
         probe="log-keys",
         kind=Kind.CALLBACK,
-        codes=("QD101", "QD102", "QD103", "QD104", "QD105", "QD106", "QD107", "QD108"),
+        codes=("QD101", "QD102", "QD103", "QD104", "QD105", "QD107", "QD108"),
         target="qadiag.probes.log_keys:LogKeysProbe",
         summary="metrics outside their namespace (`exact_match` filed as `train/exact_match`), `val_`/`eval-`/`eval/` "
         "prefixes, partially prefixed dicts, collisions, metrics `evaluate()` returned but never logged",
