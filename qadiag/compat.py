@@ -65,6 +65,28 @@ def declare_mean_loss(model: Any) -> None:
     model.accepts_loss_kwargs = False
 
 
+def checkpoint_rng_loading() -> Any:
+    """A context in which ``Trainer.train(resume_from_checkpoint=...)`` can read the checkpoint's
+    ``rng_state.pth`` under torch >= 2.6, where ``torch.load`` defaults to ``weights_only=True``.
+
+    The file holds numpy's RNG state; 4.57+ allow the numpy types it needs around that load
+    (``transformers.trainer.safe_globals``), 4.46 calls a bare ``torch.load`` and fails with "Weights only
+    load failed". The same allowlist, not ``weights_only=False``: nothing else becomes loadable.
+    """
+    import contextlib
+
+    import torch
+    from transformers import trainer as trainer_module
+
+    if hasattr(trainer_module, "safe_globals") or not hasattr(torch.serialization, "safe_globals"):
+        return contextlib.nullcontext()
+    import numpy as np
+
+    numpy_core = getattr(np, "_core", None) or np.core
+    allowed = [numpy_core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+    return torch.serialization.safe_globals(allowed)
+
+
 def callback_tokenizer(kwargs: dict[str, Any]) -> Any:
     """The tokenizer a callback receives: ``processing_class`` (``tokenizer`` on older 4.x)."""
     return kwargs.get("processing_class") or kwargs.get("tokenizer")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qadiag import distributed
+from qadiag import compat, distributed
 from qadiag.checks import Kind, checks_of, probe_names
 from qadiag.errors import InputError
 from qadiag.probes.sinks import SAMPLES_FILE
@@ -338,7 +338,8 @@ def run(task_args: TaskArguments, training_args: Any) -> Outcome:
         )
     results: dict[str, Any] = {}
     if training_args.do_train:
-        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+        with compat.checkpoint_rng_loading():
+            train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
         trainer.save_model()
         trainer.save_state()
         trainer.save_metrics("train", train_result.metrics)

@@ -50,7 +50,7 @@ def test_wandb_and_tensorboard_file_every_eval_metric_under_eval(run_dir):
     for kind, paths in ((SourceKind.WANDB, [wandb_file]), (SourceKind.TENSORBOARD, events)):
         rows = [row for path in paths for row in read_all(kind, path).rows]
         stored = {row.logger_key(key) for row in rows for key in row.values if key.startswith("eval_")}
-        assert {"eval/loss", "eval/exact_match", "eval/f1"} <= stored, (kind, stored)
+        assert {"eval/loss", "eval/exact_match", "eval/f1"} <= stored, (kind, paths, len(rows), stored)
         assert all(key.startswith("eval/") for key in stored)
         assert not any(row.logger_key(key) in {"train/exact_match", "train/f1"} for row in rows for key in row.values)
 
