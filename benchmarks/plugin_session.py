@@ -13,6 +13,11 @@ hits all of them:
   qadiag installed costs a pytest run without the flag (the project's own tests need the flag's
   fixtures, so only collection can run without it).
 Reports median wall seconds and the ratios.
+
+Python's bytecode cache is on, as in any default setup: with ``PYTHONDONTWRITEBYTECODE=1`` (set on some
+CI images and sandboxes) pytest cannot cache the modules it rewrites for assertions, which include every
+module of a package that ships a pytest plugin (hypothesis and qadiag), and re-parses them on every run:
+``--keep-env-bytecode-setting`` measures that condition.
 """
 
 from __future__ import annotations
@@ -56,6 +61,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--collect-repeats", type=int, default=15, help="runs of each collection-only command")
+    parser.add_argument(
+        "--keep-env-bytecode-setting",
+        action="store_true",
+        help="keep PYTHONDONTWRITEBYTECODE from the environment (default: bytecode cache on)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qadiag-plugin-bench-"))
     project = work / "qa_project"
@@ -68,6 +78,8 @@ def main() -> None:
         # with two on a busy 2-core machine measures the thread fight, not qadiag's overhead
         "OMP_NUM_THREADS": "1",
     }
+    if not args.keep_env_bytecode_setting:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     commands = {
         "bare training": [sys.executable, "-c", BARE_TRAINING.format(workdir=str(work / "bare"))],
@@ -83,6 +95,8 @@ def main() -> None:
         for name in ("collect (plugin installed)", "collect -p no:qadiag"):
             times[name].append(timed(commands[name], project, env))
     medians = {name: statistics.median(values) for name, values in times.items()}
+    cache = "off (PYTHONDONTWRITEBYTECODE)" if env.get("PYTHONDONTWRITEBYTECODE") else "on"
+    print(f"bytecode and pytest rewrite cache: {cache}")
     print(
         f"example project: {EXAMPLE.relative_to(ROOT)}, {args.repeats} runs each "
         f"({max(args.repeats, args.collect_repeats)} of collection only), median wall seconds"

@@ -30,7 +30,7 @@ FULL = {
 }
 QUICK = {
     "probe_overhead.py": ["--model", "tiny", "--steps", "20", "--repeats", "1"],
-    "plugin_session.py": ["--repeats", "1"],
+    "plugin_session.py": ["--repeats", "1", "--collect-repeats", "2"],
     "audit_scale.py": ["--size-mb", "5", "--rows", "20000", "--leet-mb", "5"],
     "tfevents_scale.py": ["--size-mb", "5", "--before-mb", "1", "--repeats", "1"],
     "parallel_runs.py": ["--runs", "10", "--rows", "200", "--repeats", "1"],

@@ -140,6 +140,21 @@ def test_off_by_one_preprocessing_fails_alignment_with_a_minimal_example(project
     result.stdout.fnmatch_lines(["*QD501 error*alignment*labels*decode to*"])
 
 
+def test_whitespace_normalised_context_fails_alignment_on_generated_examples_shrunk_by_hypothesis(project):
+    """KLUE-MRC code often collapses whitespace in the context and keeps answer_start: right on the fixtures
+    (single spaces), wrong where a double space or a newline precedes the answer, which only the generated
+    examples have; hypothesis then shrinks the failing example."""
+    plant(
+        project,
+        "src/qa_project/preprocessing.py",
+        '        examples["context"],\n',
+        '        [" ".join(context.split()) for context in examples["context"]],\n',
+    )
+    result = run(project, "-k", "alignment")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*QD50* error*alignment*(minimal generated example)*"])
+
+
 def test_warnings_pass_unless_strict(project):
     plant(project, "pyproject.toml", 'loss = "qa_project.losses:smoothed_span_loss"\n', "")
     plant(project, "src/qa_project/training.py", *SEED_003_GUARD)

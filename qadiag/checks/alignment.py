@@ -21,6 +21,7 @@ from typing import Any
 from qadiag.findings import Finding, FindingGroups, finding
 from qadiag.outputs import structural_token_ids
 from qadiag.tasks.qa.decode import cls_index
+from qadiag.tasks.qa.synthetic import generated_examples
 
 Prepare = Callable[[dict[str, list]], Mapping[str, Sequence[Any]]]
 # Tokens of a window used to find where it sits in the context (shorter windows use all of theirs).
@@ -335,15 +336,19 @@ def check_alignment_property(
 
 
 def check(context: Any) -> list[Finding]:
-    """The registered ``alignment`` check: the context's examples first, generated ones when they pass."""
+    """The registered ``alignment`` check: the context's examples first, then generated ones (edge cases the
+    fixtures may lack), and hypothesis only to shrink a generated example that fails."""
     examples = context.train_examples
     sample = [examples[i] for i in range(min(context.settings.alignment_examples, len(examples)))]
     found = check_alignment(sample, context.prepare_train, context.tokenizer, source=context.prepare_source).findings
-    if not found and context.settings.alignment_generated:
-        found = check_alignment_property(
-            context.prepare_train,
-            context.tokenizer,
-            source=context.prepare_source,
-            max_examples=context.settings.alignment_generated,
-        )
-    return found
+    count = context.settings.alignment_generated
+    if found or not count:
+        return found
+    generated = generated_examples(count)
+    found = check_alignment(generated, context.prepare_train, context.tokenizer, source=context.prepare_source).findings
+    if not found:
+        return []
+    shrunk = check_alignment_property(
+        context.prepare_train, context.tokenizer, source=context.prepare_source, max_examples=count
+    )
+    return shrunk or found

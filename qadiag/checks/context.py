@@ -34,7 +34,7 @@ class Validation:
 @dataclass(frozen=True)
 class CheckSettings:
     alignment_examples: int = 30  # bundled/user examples whose every feature is checked
-    alignment_generated: int = 30  # hypothesis-generated examples when those all pass
+    alignment_generated: int = 30  # generated examples (qadiag.tasks.qa.synthetic) when those all pass
     overfit_steps: int = 30
     accumulation_steps: int = 2
 

@@ -3,13 +3,13 @@
     from qadiag.report import write_report
     paths = write_report(run_dir)            # ReportPaths(html=..., markdown=..., step_summary=...)
 
-Importing this package is cheap: matplotlib loads only when a plot is drawn, torch and transformers
-never. The modules, one concern each:
+Importing this package and writing a report are cheap: no torch, transformers or plotting library.
+The modules, one concern each:
 
 - reading: ``files`` (bounded, link-free reads), ``rundir`` (what a run dir holds), and its parts
   ``samples`` (samples.jsonl), ``probe_report`` (qadiag_report.json) and ``curves`` (log_history);
 - saying: ``document`` (sections of blocks) and ``build`` (what each section says);
-- showing: ``plots`` (matplotlib -> inline SVG), ``html``, ``markdown`` and ``text`` (shared formatting);
+- showing: ``plots`` (inline SVG, written directly), ``html``, ``markdown`` and ``text`` (shared formatting);
 - ``write`` (the files and the job summary) and ``command`` (``qadiag report``).
 """
 

@@ -35,7 +35,7 @@ class Table:
 class Line:
     label: str
     series: Series
-    style: str = "-"  # matplotlib line style; markers are added for sparse series
+    style: str = "-"  # "-", "--", ":" or "-."; markers are added for sparse series
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,9 @@ def test_report_is_a_listed_command_with_help(capsys):
     assert "--output-dir DIR" in capsys.readouterr().out
 
 
-def test_the_report_api_imports_cheaply_and_plots_without_pyplot(tmp_path):
-    """Importing loads neither torch, transformers nor matplotlib; plotting loads matplotlib but never pyplot,
-    so the backend of the calling process (a user's pytest session) is left alone."""
+def test_the_report_api_imports_and_plots_cheaply(tmp_path):
+    """Neither importing nor writing a report (plots included) loads torch, transformers or matplotlib: the
+    report is written at the end of every pytest --qadiag session, whose time users count."""
     write_state(tmp_path, overfitting_history())
     code = (
         "import json, sys\n"
@@ -61,4 +61,4 @@ def test_the_report_api_imports_cheaply_and_plots_without_pyplot(tmp_path):
         "print(json.dumps([before, [m for m in heavy if m in sys.modules]]))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert json.loads(result.stdout) == [[], ["matplotlib"]]
+    assert json.loads(result.stdout) == [[], []]
