@@ -1,7 +1,7 @@
 """Every benchmark, one after the other, with the settings benchmarks/README.md reports.
 
     python benchmarks/run_all.py              # about 25 minutes on 2 CPU cores; run on an idle machine
-    python benchmarks/run_all.py --quick      # smaller sizes, a couple of minutes: checks they all run
+    python benchmarks/run_all.py --quick      # smaller sizes, about 35 s: checks they all run (CI runs it)
 
 Prints the machine and versions, then each benchmark's own side-by-side table.
 """

@@ -42,3 +42,21 @@ def test_hypothesis_examples_keep_the_answer_at_its_offset(example):
 def test_unanswerable_examples_have_no_answer(example):
     answers = example["answers"]
     assert (answers["text"] == [] and answers["answer_start"] == []) or answer_is_at_its_offset(example)
+
+
+def test_window_edge_examples_answer_on_every_window_edge():
+    from functools import partial
+
+    from qadiag.checks.alignment import ContextIndex, window_edge_examples
+    from qadiag.tasks.qa.features import prepare_train_features
+    from qadiag.tiny import load_tokenizer
+
+    tokenizer = load_tokenizer()
+    prepare = partial(prepare_train_features, tokenizer=tokenizer, max_seq_length=64, doc_stride=16)
+    base = max(generated_examples(10), key=lambda example: len(example["context"]))
+    edges = window_edge_examples(base, prepare, tokenizer)
+    windows = len(prepare({key: [value] for key, value in base.items()})["input_ids"])
+    assert windows > 2 and len(edges) >= 2 * windows  # a start edge, an end edge, a span across it
+    tokens = ContextIndex(base["context"], tokenizer).offsets
+    token_starts = {start for start, _ in tokens}
+    assert all(answer_is_at_its_offset(edge) and edge["answers"]["answer_start"][0] in token_starts for edge in edges)

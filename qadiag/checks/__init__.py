@@ -64,7 +64,7 @@ CHECKS: list[Check] = [
         codes=("QD501", "QD502", "QD503", "QD504"),
         target="qadiag.checks.alignment:check",
         summary="QA feature labels (start/end positions) that don't cover the answer, or don't point at CLS when the "
-        "answer is outside the window, on bundled and hypothesis-generated examples",
+        "answer is outside the window, on bundled and generated examples (a failing one shrunk by hypothesis)",
         tasks=("qa",),
     ),
     Check(

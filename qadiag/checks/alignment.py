@@ -26,6 +26,10 @@ from qadiag.tasks.qa.synthetic import generated_examples
 Prepare = Callable[[dict[str, list]], Mapping[str, Sequence[Any]]]
 # Tokens of a window used to find where it sits in the context (shorter windows use all of theirs).
 ANCHOR = 4
+# Generated examples (the longest) whose windows' edges get answers of their own, and how many each (the
+# first windows' edges; each is an example to preprocess and check).
+EDGE_BASES = 2
+EDGES_PER_BASE = 12
 
 FIXES = {
     "QD501": "map the answer's character span to tokens with the offset mapping, restricted to the context "
@@ -139,6 +143,33 @@ def expected_labels(
         return cls, cls
     shift = window.feature_start - window.context_start
     return first + shift, last + shift
+
+
+def window_edge_examples(example: Mapping[str, Any], prepare: Prepare, tokenizer: Any) -> list[dict[str, Any]]:
+    """``example`` again with its answer at the edges of the windows ``prepare`` cuts its context into: the
+    first and the last context token of every window, and a span across each window's end. Walks to the
+    answer's tokens go wrong exactly there (run_qa.py's start walk runs past a window that ends on the
+    answer's first token), and answers drawn anywhere in a long context rarely land on an edge."""
+    try:
+        features = prepare({key: [value] for key, value in example.items()})
+    except Exception:  # the user's preprocessing: check_example reports it on the example itself
+        return []
+    context = ContextIndex(example["context"], tokenizer)
+    special = structural_token_ids(tokenizer)
+    spans: set[tuple[int, int]] = set()
+    for ids in features.get("input_ids", []):
+        window = locate_window([int(token) for token in ids], context, special)
+        if window is None:
+            continue
+        first, last = window.context_start, window.context_start + window.length - 1
+        spans.update({(first, first), (last, last), (last, min(last + 1, len(context.offsets) - 1))})
+    edges = []
+    for number, (first, last) in enumerate(sorted(spans)):
+        start_char, end_char = context.offsets[first][0], context.offsets[last][1]
+        if end_char > start_char:
+            answer = {"text": [example["context"][start_char:end_char]], "answer_start": [start_char]}
+            edges.append({**example, "id": f"{example.get('id', '?')}-edge-{number}", "answers": answer})
+    return edges
 
 
 def _preprocessing_problem(message: str, fix: str, example: Mapping[str, Any], source: str) -> Finding:
@@ -337,18 +368,19 @@ def check_alignment_property(
 
 def check(context: Any) -> list[Finding]:
     """The registered ``alignment`` check: the context's examples first, then generated ones (edge cases the
-    fixtures may lack), and hypothesis only to shrink a generated example that fails."""
+    fixtures may lack: whitespace, scripts, particles, answers on window edges), and hypothesis only to shrink
+    a generated example that fails."""
+    prepare, tokenizer, source = context.prepare_train, context.tokenizer, context.prepare_source
     examples = context.train_examples
     sample = [examples[i] for i in range(min(context.settings.alignment_examples, len(examples)))]
-    found = check_alignment(sample, context.prepare_train, context.tokenizer, source=context.prepare_source).findings
+    found = check_alignment(sample, prepare, tokenizer, source=source).findings
     count = context.settings.alignment_generated
     if found or not count:
         return found
     generated = generated_examples(count)
-    found = check_alignment(generated, context.prepare_train, context.tokenizer, source=context.prepare_source).findings
+    longest = sorted(generated, key=lambda example: len(example["context"]), reverse=True)[:EDGE_BASES]
+    generated += [edge for base in longest for edge in window_edge_examples(base, prepare, tokenizer)[:EDGES_PER_BASE]]
+    found = check_alignment(generated, prepare, tokenizer, source=source).findings
     if not found:
         return []
-    shrunk = check_alignment_property(
-        context.prepare_train, context.tokenizer, source=context.prepare_source, max_examples=count
-    )
-    return shrunk or found
+    return check_alignment_property(prepare, tokenizer, source=source, max_examples=count) or found
