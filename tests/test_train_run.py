@@ -23,7 +23,10 @@ def run_dir(tmp_path_factory):
         patch.setenv("WANDB_DIR", str(output_dir.parent))
         patch.setenv("WANDB_PROJECT", "qadiag-tests")
         code = run_train(output_dir)
+        # teardown, not only finish: finish can return before wandb-core has written the last records of an
+        # offline run (seen under load: the .wandb file read back empty, complete a moment later)
         wandb.finish()
+        wandb.teardown()
     assert code == 0
     return output_dir
 
