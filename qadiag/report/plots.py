@@ -25,7 +25,7 @@ _DASHES = {"-": "", "--": "6 3", ":": "1.5 2.5", "-.": "6 2.5 1.5 2.5"}
 _FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"'
 # The plot area inside the SVG: room for the title above, tick labels and axis labels left and below.
 _LEFT, _RIGHT, _TOP, _BOTTOM = 66, 14, 30, 40
-_TICKS = 5
+_TICKS = 6
 
 
 def render_svg(plot: Plot) -> str:
@@ -64,10 +64,8 @@ class _Frame:
         values = [value for line in plot.lines for _, value in line.series.finite] + [
             mark.value for mark in plot.marks if math.isfinite(mark.value)
         ]
-        self.x_ticks = _nice_ticks(*_span(steps))
-        self.y_ticks = _nice_ticks(*_span(values))
-        self.x_range = (self.x_ticks[0], self.x_ticks[-1])
-        self.y_range = (self.y_ticks[0], self.y_ticks[-1])
+        self.x_range, self.y_range = _padded(_span(steps)), _padded(_span(values))
+        self.x_ticks, self.y_ticks = _nice_ticks(*self.x_range), _nice_ticks(*self.y_range)
         self.left, self.right = _LEFT, width - _RIGHT
         self.top, self.bottom = _TOP, height - _BOTTOM
 
@@ -175,15 +173,23 @@ def _span(numbers: list[float]) -> tuple[float, float]:
     return low, high
 
 
+def _padded(bounds: tuple[float, float]) -> tuple[float, float]:
+    """A margin of 3 % on each side, so that the first and last points are not drawn on the axes."""
+    low, high = bounds
+    margin = (high - low) * 0.03
+    return (low - margin, high + margin) if math.isfinite(margin) else bounds
+
+
 def _nice_ticks(low: float, high: float) -> list[float]:
-    """About five round ticks (1, 2, 2.5 or 5 times a power of ten) that enclose ``low``..``high``."""
+    """Four to seven round ticks (1, 2, 2.5 or 5 times a power of ten) between ``low`` and ``high``."""
     raw = (high - low) / _TICKS
     if not math.isfinite(raw) or raw <= 0:  # values near the float limits: the ends alone
         return [low, high]
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(factor * magnitude for factor in (1, 2, 2.5, 5, 10) if factor * magnitude >= raw)
-    first, last = math.floor(low / step), math.ceil(high / step)
-    return [index * step for index in range(first, last + 1)]
+    first, last = math.ceil(low / step), math.floor(high / step)
+    ticks = [index * step for index in range(first, last + 1)]
+    return ticks if len(ticks) >= 2 else [low, high]
 
 
 def _tick_labels(ticks: list[float]) -> list[str]:
