@@ -352,7 +352,7 @@ def run(task_args: TaskArguments, training_args: Any) -> Outcome:
     if probes is not None:
         result = probes.finish()
         result.findings[:0] = findings
-        result.probes = names
+        result.probes = [name for name in names if checks_of([name], task=task.name)]
     reports: list[Path] = []
     if trainer.is_world_process_zero():
         trainer.save_metrics("all", results, combined=False)

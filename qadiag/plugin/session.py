@@ -194,6 +194,10 @@ class PluginSession:
 
     def _outcome(self, probe: str) -> Outcome:
         task = self.setup.task.name
+        if not checks_of([probe], task=task):
+            tasks = sorted({name for check in checks_of([probe]) for name in check.tasks})
+            checked = " and ".join(tasks)
+            return Outcome(not_run=f"qadiag::{probe} not run: it checks {checked} training, the task is {task}")
         findings = [
             item
             for check in checks_of([probe], kind=Kind.DATASET, task=task)

@@ -125,10 +125,12 @@ def expected_codes(case: Case, expect: Expect) -> dict[str, set[str]]:
 
 
 def expected_not_run(case: Case, expect: Expect) -> set[str]:
+    """The items a crash stops, and the items whose checks are all for another task (alignment on pairs)."""
+    other_task = {probe for probe in probe_names() if not checks_of([probe], task=case.task)}
     if expect.stopped_by is None:
-        return set()
+        return other_task
     owner = setup_item(case.task) if expect.stopped_by == SETUP else expect.stopped_by
-    return set(trainer_items(case.task)) - {owner}
+    return other_task | (set(trainer_items(case.task)) - {owner})
 
 
 def inside_qadiag(source: str | None) -> bool:
