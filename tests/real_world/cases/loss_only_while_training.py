@@ -6,10 +6,11 @@ overfitting read off them is an artefact. Otherwise a correct 5.x trainer_qa.py.
 """
 
 import torch.nn.functional as F
-from transformers import Trainer
 
 from tests.real_world import Case, expect
 from tests.real_world.cases._utils_qa import QA_PREPROCESSING_WITH_EVAL_POSITIONS
+from tests.real_world.cases.v5_qa_trainer import QuestionAnsweringTrainer
+from tests.real_world.cases.v5_qa_trainer import build_trainer as build_qa_trainer
 
 LABEL_SMOOTHING = 0.1
 
@@ -21,12 +22,7 @@ def smoothed_span_loss(outputs, labels, num_items_in_batch=None):
     return (start + end) / 2
 
 
-class QuestionAnsweringTrainer(Trainer):
-    def __init__(self, *args, eval_examples=None, post_process_function=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.eval_examples = eval_examples
-        self.post_process_function = post_process_function
-
+class SmoothedWhileTrainingTrainer(QuestionAnsweringTrainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not model.training:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
@@ -35,42 +31,13 @@ class QuestionAnsweringTrainer(Trainer):
         loss = smoothed_span_loss(outputs, labels, num_items_in_batch)
         return (loss, outputs) if return_outputs else loss
 
-    def evaluate(self, eval_dataset=None, eval_examples=None, ignore_keys=None, metric_key_prefix="eval"):
-        eval_dataset = self.eval_dataset if eval_dataset is None else eval_dataset
-        eval_examples = self.eval_examples if eval_examples is None else eval_examples
-        compute_metrics, self.compute_metrics = self.compute_metrics, None
-        try:
-            output = self.evaluation_loop(
-                self.get_eval_dataloader(eval_dataset),
-                description="Evaluation",
-                ignore_keys=ignore_keys,
-                metric_key_prefix=metric_key_prefix,
-            )
-        finally:
-            self.compute_metrics = compute_metrics
-        predictions = self.post_process_function(eval_examples, eval_dataset, output.predictions)
-        metrics = {f"{metric_key_prefix}_{key}": value for key, value in compute_metrics(predictions).items()}
-        metrics.update(output.metrics)
-        self.log(metrics)
-        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
-        return metrics
-
 
 def build_trainer(
     model, processing_class, args, train_dataset, eval_dataset, eval_examples, data_collator,
     post_process_function, compute_metrics,
 ):
-    return QuestionAnsweringTrainer(
-        model=model,
-        args=args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        eval_examples=eval_examples,
-        processing_class=processing_class,
-        data_collator=data_collator,
-        post_process_function=post_process_function,
-        compute_metrics=compute_metrics,
-    )
+    return build_qa_trainer(model, processing_class, args, train_dataset, eval_dataset, eval_examples,
+                            data_collator, post_process_function, compute_metrics, SmoothedWhileTrainingTrainer)
 
 
 # Training optimises the declared loss (no QD301); evaluation reports another objective: QD203 (a warning),

@@ -4,39 +4,11 @@ do) on an otherwise correct 5.x trainer_qa.py. The Trainer's label smoother only
 what trains, exactly as with 0.0: the mirror image of seed 003.
 """
 
-from transformers import Trainer
-
 from tests.real_world import Case, expect
 from tests.real_world.cases._utils_qa import QA_PREPROCESSING_WITH_EVAL_POSITIONS
+from tests.real_world.cases.v5_qa_trainer import build_trainer as build_qa_trainer
 
 LABEL_SMOOTHING_FACTOR = 0.1  # from the project's config.yaml (`--label_smoothing_factor 0.1`)
-
-
-class QuestionAnsweringTrainer(Trainer):
-    def __init__(self, *args, eval_examples=None, post_process_function=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.eval_examples = eval_examples
-        self.post_process_function = post_process_function
-
-    def evaluate(self, eval_dataset=None, eval_examples=None, ignore_keys=None, metric_key_prefix="eval"):
-        eval_dataset = self.eval_dataset if eval_dataset is None else eval_dataset
-        eval_examples = self.eval_examples if eval_examples is None else eval_examples
-        compute_metrics, self.compute_metrics = self.compute_metrics, None
-        try:
-            output = self.evaluation_loop(
-                self.get_eval_dataloader(eval_dataset),
-                description="Evaluation",
-                ignore_keys=ignore_keys,
-                metric_key_prefix=metric_key_prefix,
-            )
-        finally:
-            self.compute_metrics = compute_metrics
-        predictions = self.post_process_function(eval_examples, eval_dataset, output.predictions)
-        metrics = {f"{metric_key_prefix}_{key}": value for key, value in compute_metrics(predictions).items()}
-        metrics.update(output.metrics)
-        self.log(metrics)
-        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
-        return metrics
 
 
 def build_trainer(
@@ -44,17 +16,8 @@ def build_trainer(
     post_process_function, compute_metrics,
 ):
     args.label_smoothing_factor = LABEL_SMOOTHING_FACTOR
-    return QuestionAnsweringTrainer(
-        model=model,
-        args=args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        eval_examples=eval_examples,
-        processing_class=processing_class,
-        data_collator=data_collator,
-        post_process_function=post_process_function,
-        compute_metrics=compute_metrics,
-    )
+    return build_qa_trainer(model, processing_class, args, train_dataset, eval_dataset, eval_examples,
+                            data_collator, post_process_function, compute_metrics)
 
 
 # A setting that never takes effect (QD310, loss-swap), on both lines: neither 4.x nor 5.x smooths QA losses.

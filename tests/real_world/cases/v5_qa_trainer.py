@@ -73,8 +73,9 @@ def build_trainer(
     data_collator,
     post_process_function,
     compute_metrics,
+    trainer_class=QuestionAnsweringTrainer,
 ):
-    return QuestionAnsweringTrainer(
+    return trainer_class(
         model=model,
         args=args,
         train_dataset=train_dataset,
